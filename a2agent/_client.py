@@ -1,0 +1,244 @@
+"""Public clients: ``A2AgentClient`` and ``AsyncA2AgentClient`` (twins over the transports)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._codec import Codec, get_codec, validate_chat_payload
+from ._errors import InvalidInputError, StreamError
+from ._models import ModelProfile, get_model_profile
+from ._retry import RetryPolicy
+from ._sse import DONE, ServerSentEvent
+from ._stream import StreamAccumulator
+from ._transport import AsyncTransport, SyncTransport, Timeout, TransportConfig
+from .types import ChatCompletion, ChatCompletionChunk, Model
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["A2AgentClient", "AsyncA2AgentClient", "AsyncChatStream", "ChatStream"]
+
+
+class _ClientBase:
+    _codec: Codec
+    config: TransportConfig
+
+    def _setup(self, api_key: str | None, base_url: str | None, timeout: Timeout | object,
+               max_retries: int | None, default_headers: Mapping[str, str] | None,
+               retry_policy: RetryPolicy | None, api_format: str) -> None:
+        self._codec = get_codec(api_format)
+        self.config = TransportConfig(api_key=api_key, base_url=base_url, timeout=timeout,
+                                      max_retries=max_retries, default_headers=default_headers,
+                                      policy=retry_policy)
+
+    @property
+    def api_format(self) -> str:
+        return self._codec.name
+
+    @property
+    def base_url(self) -> str:
+        return self.config.base_url
+
+    def _body(self, payload: Mapping[str, Any], stream: bool) -> dict[str, Any]:
+        validate_chat_payload(payload)
+        return self._codec.encode_request(payload, stream=stream)
+
+    def _headers(self, headers: Mapping[str, str] | None) -> dict[str, str]:
+        return {**self._codec.headers, **(headers or {})}
+
+    @staticmethod
+    def _models(body: Any) -> list[Model]:
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            raise StreamError(f"Unexpected /models response: {str(body)[:200]!r}", body=body)
+        return data
+
+    @staticmethod
+    def model_profile(model: str, **overrides: Any) -> ModelProfile:
+        return get_model_profile(model, **overrides)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(base_url={self.config.base_url!r}, api_format={self.api_format!r}, "
+                f"max_retries={self.config.policy.max_retries})")
+
+
+class ChatStream:
+    """Iterator of canonical chunks; a context manager that closes the HTTP response.
+
+    With ``accumulate=True`` (default) ``get_final_completion()`` returns the merged response.
+    """
+
+    def __init__(self, events: Iterator[ServerSentEvent], decode: Callable[[ServerSentEvent], Any],
+                 accumulate: bool = True) -> None:
+        self._events = events
+        self._decode = decode
+        self.accumulator = StreamAccumulator() if accumulate else None
+        self._iterator = self._iterate()
+
+    def _iterate(self) -> Generator[ChatCompletionChunk, None, None]:
+        decode, acc, done = self._decode, self.accumulator, False
+        for sse in self._events:
+            if done:  # drain after [DONE] so the keep-alive connection goes back to the pool
+                continue
+            chunk = decode(sse)
+            if chunk is None:
+                continue
+            if chunk is DONE:
+                done = True
+                continue
+            if acc is not None:
+                acc.feed(chunk)
+            yield chunk
+
+    def __iter__(self) -> Iterator[ChatCompletionChunk]:
+        return self._iterator
+
+    def __next__(self) -> ChatCompletionChunk:
+        return next(self._iterator)
+
+    def get_final_completion(self) -> ChatCompletion:
+        if self.accumulator is None:
+            raise InvalidInputError("get_final_completion() needs a stream opened with accumulate=True")
+        for _ in self._iterator:
+            pass
+        return self.accumulator.completion()
+
+    def close(self) -> None:
+        self._iterator.close()
+        close = getattr(self._events, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> ChatStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncChatStream:
+    """Async twin of ``ChatStream``."""
+
+    def __init__(self, events: AsyncIterator[ServerSentEvent], decode: Callable[[ServerSentEvent], Any],
+                 accumulate: bool = True) -> None:
+        self._events = events
+        self._decode = decode
+        self.accumulator = StreamAccumulator() if accumulate else None
+        self._iterator = self._iterate()
+
+    async def _iterate(self) -> AsyncGenerator[ChatCompletionChunk, None]:
+        decode, acc, done = self._decode, self.accumulator, False
+        async for sse in self._events:
+            if done:
+                continue
+            chunk = decode(sse)
+            if chunk is None:
+                continue
+            if chunk is DONE:
+                done = True
+                continue
+            if acc is not None:
+                acc.feed(chunk)
+            yield chunk
+
+    def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
+        return self._iterator
+
+    async def __anext__(self) -> ChatCompletionChunk:
+        return await self._iterator.__anext__()
+
+    async def get_final_completion(self) -> ChatCompletion:
+        if self.accumulator is None:
+            raise InvalidInputError("get_final_completion() needs a stream opened with accumulate=True")
+        async for _ in self._iterator:
+            pass
+        return self.accumulator.completion()
+
+    async def aclose(self) -> None:
+        await self._iterator.aclose()
+        aclose = getattr(self._events, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    async def __aenter__(self) -> AsyncChatStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class A2AgentClient(_ClientBase):
+    """Synchronous A2Agent client. Key from ``api_key`` or ``A2AGENT_API_KEY``."""
+
+    def __init__(self, *, api_key: str | None = None, base_url: str | None = None,
+                 timeout: Timeout | object = None, max_retries: int | None = None,
+                 default_headers: Mapping[str, str] | None = None, http_client: httpx.Client | None = None,
+                 api_format: str = "openai", retry_policy: RetryPolicy | None = None,
+                 _sleep: Callable[[float], None] | None = None) -> None:
+        self._setup(api_key, base_url, timeout, max_retries, default_headers, retry_policy, api_format)
+        kwargs = {"sleep": _sleep} if _sleep is not None else {}
+        self._transport = SyncTransport(self.config, http_client, **kwargs)
+
+    def chat_completions(self, payload: Mapping[str, Any], *, timeout: Timeout | object = None,
+                         headers: Mapping[str, str] | None = None) -> ChatCompletion:
+        body = self._transport.request("POST", self._codec.chat_path, self._body(payload, False),
+                                       timeout=timeout, headers=self._headers(headers))
+        return self._codec.decode_response(body)
+
+    def stream_chat_completions(self, payload: Mapping[str, Any], *, accumulate: bool = True,
+                                timeout: Timeout | object = None,
+                                headers: Mapping[str, str] | None = None) -> ChatStream:
+        events = self._transport.stream(self._codec.chat_path, self._body(payload, True),
+                                        timeout=timeout, headers=self._headers(headers))
+        return ChatStream(events, self._codec.event_decoder(), accumulate)
+
+    def list_models(self) -> list[Model]:
+        return self._models(self._transport.request("GET", "/models"))
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> A2AgentClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncA2AgentClient(_ClientBase):
+    """Asynchronous twin of ``A2AgentClient``."""
+
+    def __init__(self, *, api_key: str | None = None, base_url: str | None = None,
+                 timeout: Timeout | object = None, max_retries: int | None = None,
+                 default_headers: Mapping[str, str] | None = None,
+                 http_client: httpx.AsyncClient | None = None, api_format: str = "openai",
+                 retry_policy: RetryPolicy | None = None, _sleep: Callable[[float], Any] | None = None) -> None:
+        self._setup(api_key, base_url, timeout, max_retries, default_headers, retry_policy, api_format)
+        kwargs = {"sleep": _sleep} if _sleep is not None else {}
+        self._transport = AsyncTransport(self.config, http_client, **kwargs)
+
+    async def chat_completions(self, payload: Mapping[str, Any], *, timeout: Timeout | object = None,
+                               headers: Mapping[str, str] | None = None) -> ChatCompletion:
+        body = await self._transport.request("POST", self._codec.chat_path, self._body(payload, False),
+                                             timeout=timeout, headers=self._headers(headers))
+        return self._codec.decode_response(body)
+
+    def stream_chat_completions(self, payload: Mapping[str, Any], *, accumulate: bool = True,
+                                timeout: Timeout | object = None,
+                                headers: Mapping[str, str] | None = None) -> AsyncChatStream:
+        events = self._transport.stream(self._codec.chat_path, self._body(payload, True),
+                                        timeout=timeout, headers=self._headers(headers))
+        return AsyncChatStream(events, self._codec.event_decoder(), accumulate)
+
+    async def list_models(self) -> list[Model]:
+        return self._models(await self._transport.request("GET", "/models"))
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> AsyncA2AgentClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -1,0 +1,81 @@
+"""Model catalogue: the A2Agent model ids and their capability profiles.
+
+``/v1/models`` only lists ids, so context windows and capabilities live here. Unknown ids get a
+conservative profile with ``known=False`` (callers can warn) and every value can be overridden.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from ._errors import InvalidInputError
+
+__all__ = ["MODEL_PROFILES", "ModelProfile", "get_model_profile"]
+
+
+class ModelProfile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    owned_by: str
+    context_window: int
+    max_output_tokens: int
+    tools: bool = True
+    vision: bool = False
+    # "always": emits reasoning_content by default; "optional": only with thinking enabled; "none".
+    reasoning: str = "none"
+    known: bool = True
+
+
+def _p(id: str, owner: str, ctx: int, out: int, *, vision: bool = False, reasoning: str = "none") -> ModelProfile:
+    return ModelProfile(id=id, owned_by=owner, context_window=ctx, max_output_tokens=out,
+                        vision=vision, reasoning=reasoning)
+
+
+MODEL_PROFILES: dict[str, ModelProfile] = {
+    p.id: p
+    for p in (
+        _p("deepseek-chat", "deepseek", 131072, 8192, reasoning="optional"),
+        _p("deepseek-v4-flash", "deepseek", 131072, 32768, reasoning="optional"),
+        _p("deepseek-v4-pro", "deepseek", 131072, 65536, reasoning="always"),
+        _p("glm-4.6", "zhipu", 204800, 131072, reasoning="always"),
+        _p("glm-4.7", "zhipu", 204800, 131072, reasoning="always"),
+        _p("glm-5", "zhipu", 204800, 131072, reasoning="always"),
+        _p("glm-5-turbo", "zhipu", 204800, 131072, reasoning="optional"),
+        _p("glm-5.1", "zhipu", 204800, 131072, reasoning="always"),
+        _p("glm-5.2", "zhipu", 204800, 131072, reasoning="always"),
+        _p("kimi-k2.5", "moonshot", 262144, 32768, vision=True, reasoning="always"),
+        _p("kimi-k2.6", "moonshot", 262144, 32768, vision=True, reasoning="always"),
+        _p("kimi-k2.7-code", "moonshot", 262144, 65536, reasoning="optional"),
+        _p("minimax-m2.1", "minimax", 204800, 131072, reasoning="always"),
+        _p("minimax-m2.5", "minimax", 204800, 131072, reasoning="always"),
+        _p("minimax-m2.7", "minimax", 204800, 131072, reasoning="always"),
+        _p("qwen3.5-plus", "qwen", 1000000, 65536, vision=True, reasoning="optional"),
+        _p("qwen3.6-35b-a3b", "qwen", 262144, 32768, reasoning="optional"),
+        _p("qwen3.6-plus", "qwen", 1000000, 65536, vision=True, reasoning="optional"),
+        _p("qwen3.7-max", "qwen", 262144, 65536, reasoning="optional"),
+        _p("qwen3.7-plus", "qwen", 1000000, 65536, vision=True, reasoning="optional"),
+    )
+}
+
+_UNKNOWN_CONTEXT = 32768
+_UNKNOWN_OUTPUT = 4096
+
+
+def get_model_profile(model: str, **overrides: Any) -> ModelProfile:
+    """Profile for ``model``; keyword overrides (``context_window=...``) replace catalogue values."""
+    if not isinstance(model, str) or not model:
+        raise InvalidInputError(f"model must be a non-empty string, got {model!r}")
+    base = MODEL_PROFILES.get(model)
+    if base is None:
+        base = ModelProfile(id=model, owned_by="unknown", context_window=_UNKNOWN_CONTEXT,
+                            max_output_tokens=_UNKNOWN_OUTPUT, known=False)
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if not overrides:
+        return base
+    unknown = set(overrides) - set(ModelProfile.model_fields)
+    if unknown:
+        raise InvalidInputError(f"Unknown model profile field(s): {sorted(unknown)}")
+    return base.model_copy(update=overrides)

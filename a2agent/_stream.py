@@ -1,0 +1,140 @@
+"""Sans-IO stream accumulator: folds chat-completion chunks into one ``ChatCompletion``.
+
+Tolerant of what real gateways send: several tool-call fragments in one chunk, ``None`` for any
+field, ids and names only on the first fragment, a usage-only final chunk with ``choices: []``,
+unknown finish reasons. Text is kept as lists of parts and joined once, so accumulation stays
+linear in the stream length.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .types import ChatCompletion, ChatCompletionChunk, ChatMessage, Choice, ToolCall, Usage
+
+__all__ = ["ChoiceState", "StreamAccumulator"]
+
+
+class _ToolCallState:
+    __slots__ = ("args", "id", "name", "type")
+
+    def __init__(self) -> None:
+        self.id = ""
+        self.type = "function"
+        self.name = ""
+        self.args: list[str] = []
+
+    def as_dict(self) -> ToolCall:
+        return {"id": self.id, "type": "function",
+                "function": {"name": self.name, "arguments": "".join(self.args)}}
+
+
+class ChoiceState:
+    """What one choice has accumulated so far."""
+
+    __slots__ = ("content", "finish_reason", "logprobs", "reasoning", "role", "tool_calls")
+
+    def __init__(self) -> None:
+        self.role = "assistant"
+        self.content: list[str] = []
+        self.reasoning: list[str] = []
+        self.tool_calls: dict[int, _ToolCallState] = {}
+        self.finish_reason: str | None = None
+        self.logprobs: list[Any] | None = None
+
+    def merge_tool_calls(self, deltas: list[Any]) -> None:
+        for position, delta in enumerate(deltas):
+            if not delta:
+                continue
+            index = delta.get("index")
+            if index is None:  # some gateways omit index when there is one call per chunk
+                index = position
+            state = self.tool_calls.get(index)
+            if state is None:
+                state = self.tool_calls[index] = _ToolCallState()
+            if delta.get("id"):
+                state.id = delta["id"]
+            function = delta.get("function")
+            if function:
+                if function.get("name"):
+                    state.name = _merge_name(state.name, function["name"])
+                if function.get("arguments"):
+                    state.args.append(function["arguments"])
+
+    def current_tool_calls(self) -> list[ToolCall]:
+        return [self.tool_calls[i].as_dict() for i in sorted(self.tool_calls)]
+
+    def message(self) -> ChatMessage:
+        msg: ChatMessage = {"role": self.role, "content": "".join(self.content) if self.content else None}
+        if self.reasoning:
+            msg["reasoning_content"] = "".join(self.reasoning)
+        if self.tool_calls:
+            msg["tool_calls"] = self.current_tool_calls()
+        return msg
+
+
+def _merge_name(current: str, incoming: str) -> str:
+    # OpenAI sends the name whole on the first fragment; some gateways repeat it on every
+    # fragment (must not double) and a few split it (must concatenate).
+    if not current:
+        return incoming
+    return current if current == incoming else current + incoming
+
+
+class StreamAccumulator:
+    """``feed()`` every chunk, then ``completion()`` gives the equivalent non-streamed response."""
+
+    __slots__ = ("choices", "created", "id", "model", "system_fingerprint", "usage")
+
+    def __init__(self) -> None:
+        self.id = ""
+        self.model = ""
+        self.created = 0
+        self.system_fingerprint: str | None = None
+        self.usage: Usage | None = None
+        self.choices: dict[int, ChoiceState] = {}
+
+    def feed(self, chunk: ChatCompletionChunk) -> None:
+        if not self.id and chunk.get("id"):
+            self.id = chunk["id"]
+            self.model = chunk.get("model") or ""
+            self.created = chunk.get("created") or 0
+        if chunk.get("system_fingerprint"):
+            self.system_fingerprint = chunk["system_fingerprint"]
+        if chunk.get("usage"):
+            self.usage = chunk["usage"]
+        for choice in chunk.get("choices") or ():
+            index = choice.get("index") or 0
+            state = self.choices.get(index)
+            if state is None:
+                state = self.choices[index] = ChoiceState()
+            delta = choice.get("delta") or {}
+            if delta.get("role"):
+                state.role = str(delta["role"])
+            if delta.get("content"):
+                state.content.append(delta["content"])  # type: ignore[arg-type]
+            if delta.get("reasoning_content"):
+                state.reasoning.append(delta["reasoning_content"])  # type: ignore[arg-type]
+            if delta.get("tool_calls"):
+                state.merge_tool_calls(delta["tool_calls"])  # type: ignore[arg-type]
+            if choice.get("finish_reason"):
+                state.finish_reason = choice["finish_reason"]
+            logprobs = choice.get("logprobs")
+            if logprobs and logprobs.get("content"):
+                if state.logprobs is None:
+                    state.logprobs = []
+                state.logprobs.extend(logprobs["content"])
+
+    def completion(self) -> ChatCompletion:
+        choices: list[Choice] = []
+        for index in sorted(self.choices):
+            state = self.choices[index]
+            choice: Choice = {"index": index, "message": state.message(),
+                              "finish_reason": state.finish_reason,
+                              "logprobs": {"content": state.logprobs} if state.logprobs is not None else None}
+            choices.append(choice)
+        result: ChatCompletion = {"id": self.id, "object": "chat.completion", "created": self.created,
+                                  "model": self.model, "choices": choices, "usage": self.usage}
+        if self.system_fingerprint:
+            result["system_fingerprint"] = self.system_fingerprint
+        return result

@@ -1,0 +1,249 @@
+"""The emulator's deterministic "model": a pure function from a canonical request to replies.
+
+Rules, in order:
+1. A scripted reply (tests queue them) wins.
+2. Tools offered and ``tool_choice`` is not "none": the tools named in the last user message form a
+   plan, run one step per assistant turn (all at once when the user asks for them "in parallel").
+   Numbers in the prompt feed numeric arguments and each step's first number is the previous tool
+   result, so "add 3 and 4, then multiply by 5" really computes 35 through two tool turns.
+   A forced tool (``required``/named) is called when nothing was planned.
+3. After the plan is done: a final answer quoting the tool results.
+4. ``response_format`` json_schema: an instance of the schema; json_object: an object whose keys
+   are the quoted names in the prompt.
+5. Otherwise a greeting that echoes the last user message (and counts images, audio, files).
+Reasoning models prepend ``reasoning_content``. ``stop`` and ``max_tokens`` are honoured.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._models import ModelProfile
+from ._schema import InstanceGenerator
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_QUOTED = re.compile(r"['\"`]([^'\"`]{1,80})['\"`]")
+_PIECE = re.compile(r"\s*\S+|\s+")
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+_PARALLEL = ("in parallel", "at the same time", "simultaneously", "all at once")
+
+
+@dataclass
+class ToolCallOut:
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass
+class Reply:
+    content: str | None = None
+    reasoning: str | None = None
+    tool_calls: list[ToolCallOut] = field(default_factory=list)
+    finish_reason: str = "stop"
+
+    def content_pieces(self) -> list[str]:
+        return _PIECE.findall(self.content) if self.content else []
+
+    def reasoning_pieces(self) -> list[str]:
+        return _PIECE.findall(self.reasoning) if self.reasoning else []
+
+
+def count_tokens(text: str) -> int:
+    return len(_TOKEN.findall(text))
+
+
+def text_of(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return str(content)
+
+
+def count_parts(content: Any, kind: str) -> int:
+    if not isinstance(content, list):
+        return 0
+    return sum(1 for p in content if isinstance(p, dict) and p.get("type") == kind)
+
+
+def thinking_enabled(request: dict[str, Any], profile: ModelProfile) -> bool:
+    thinking = request.get("thinking")
+    mode = thinking.get("type") if isinstance(thinking, dict) else None
+    if mode == "disabled" or profile.reasoning == "none":
+        return False
+    if profile.reasoning == "always":
+        return True
+    return mode == "enabled" or bool(request.get("reasoning_effort"))
+
+
+def _last_user(messages: list[dict[str, Any]]) -> int:
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].get("role") == "user":
+            return i
+    return -1
+
+
+def _tool_id(seed: str, index: int) -> str:
+    return "call_" + hashlib.sha256(f"{seed}:{index}".encode()).hexdigest()[:24]
+
+
+def _tool_schema(tool: dict[str, Any]) -> dict[str, Any]:
+    params = tool.get("function", {}).get("parameters")
+    return params if isinstance(params, dict) else {"type": "object", "properties": {}}
+
+
+def _numeric_fields(schema: dict[str, Any]) -> int:
+    props = schema.get("properties", {})
+    return sum(1 for p in props.values() if isinstance(p, dict) and p.get("type") in ("integer", "number"))
+
+
+def _as_number(text: str) -> float | None:
+    match = _NUMBER.search(text or "")
+    return float(match.group()) if match else None
+
+
+class Planner:
+    """Decides the reply for one request; pure apart from reading the request."""
+
+    def __init__(self, request: dict[str, Any], profile: ModelProfile) -> None:
+        self.request = request
+        self.profile = profile
+        self.messages: list[dict[str, Any]] = request["messages"]
+        self.user_index = _last_user(self.messages)
+        user = self.messages[self.user_index] if self.user_index >= 0 else {}
+        self.user_content = user.get("content")
+        self.user_text = text_of(self.user_content).strip()
+        self.seed = hashlib.sha256(json.dumps(self.messages, sort_keys=True, default=str).encode()).hexdigest()
+
+    def reply(self) -> Reply:
+        reply = self._tool_reply()
+        if reply is None:
+            reply = Reply(content=self._text())
+        if thinking_enabled(self.request, self.profile):
+            reply.reasoning = self._reasoning(reply)
+        return reply
+
+    # -- tools ---------------------------------------------------------------------------------
+    def _tool_reply(self) -> Reply | None:
+        tools = [t for t in self.request.get("tools") or [] if isinstance(t, dict)]
+        choice = self.request.get("tool_choice", "auto")
+        if not tools or choice == "none":
+            return None
+        by_name = {t["function"]["name"]: t for t in tools}
+        turn = self.messages[self.user_index + 1:]
+        steps_done = sum(1 for m in turn if m.get("role") == "assistant" and m.get("tool_calls"))
+        plan = self._plan(list(by_name))
+        forced = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
+        if forced:
+            plan = [forced]
+        elif not plan and (choice in ("required", "any") or "tool" in self.user_text.lower()):
+            plan = [next(iter(by_name))]
+        if steps_done >= len(plan) and not (forced and steps_done == 0):
+            if steps_done and turn and turn[-1].get("role") == "tool":
+                return Reply(content=self._final_answer(turn))
+            return None
+        parallel = self.request.get("parallel_tool_calls", True) is not False and any(
+            p in self.user_text.lower() for p in _PARALLEL)
+        batch = plan[steps_done:] if parallel else [plan[steps_done]]
+        numbers = self._numbers_for(plan, steps_done, by_name, turn)
+        calls = []
+        for i, name in enumerate(batch):
+            gen = InstanceGenerator(_tool_schema(by_name[name]), numbers, self._string_arg())
+            calls.append(ToolCallOut(_tool_id(self.seed, steps_done + i), name, json.dumps(gen.generate())))
+        return Reply(content=None, tool_calls=calls, finish_reason="tool_calls")
+
+    def _plan(self, names: list[str]) -> list[str]:
+        text = self.user_text
+        found = []
+        for name in names:
+            match = re.search(rf"\b{re.escape(name)}\b", text)
+            if match:
+                found.append((match.start(), name))
+        return [name for _, name in sorted(found)]
+
+    def _numbers_for(self, plan: list[str], step: int, by_name: dict[str, Any],
+                     turn: list[dict[str, Any]]) -> deque[float]:
+        pool = deque(float(n) for n in _NUMBER.findall(self.user_text))
+        for i in range(step):
+            take = _numeric_fields(_tool_schema(by_name.get(plan[i], {})))
+            for _ in range(max(0, take - (1 if i else 0))):
+                if pool:
+                    pool.popleft()
+        results = [m for m in turn if m.get("role") == "tool"]
+        if step and results:
+            previous = _as_number(text_of(results[-1].get("content")))
+            if previous is not None:
+                pool.appendleft(previous)
+        return pool
+
+    def _string_arg(self) -> str:
+        quoted = _QUOTED.findall(self.user_text)
+        return quoted[0] if quoted else (self.user_text[:80] or "example")
+
+    def _final_answer(self, turn: list[dict[str, Any]]) -> str:
+        names = {c["id"]: c["function"]["name"] for m in turn for c in m.get("tool_calls") or []}
+        results = [(names.get(m.get("tool_call_id", ""), "tool"), text_of(m.get("content")))
+                   for m in turn if m.get("role") == "tool"]
+        listing = ", ".join(f"{name} -> {value}" for name, value in results)
+        return f"Tool results: {listing}. The final answer is {results[-1][1]}."
+
+    # -- text ----------------------------------------------------------------------------------
+    def _text(self) -> str:
+        fmt = self.request.get("response_format") or {}
+        if fmt.get("type") == "json_schema":
+            schema = (fmt.get("json_schema") or {}).get("schema") or {}
+            numbers = deque(float(n) for n in _NUMBER.findall(self.user_text))
+            return json.dumps(InstanceGenerator(schema, numbers, self._string_arg()).generate())
+        if fmt.get("type") == "json_object":
+            prompt = " ".join(text_of(m.get("content")) for m in self.messages)
+            keys = [k for k in dict.fromkeys(_QUOTED.findall(prompt)) if k.isidentifier()] or ["answer"]
+            return json.dumps({k: self.user_text or "ok" for k in keys})
+        notes = []
+        for kind, label in (("image_url", "image"), ("input_audio", "audio clip"), ("file", "file")):
+            n = count_parts(self.user_content, kind)
+            if n:
+                notes.append(f"{n} {label}{'s' if n > 1 else ''}")
+        seen = f" I received {', '.join(notes)}." if notes else ""
+        return f"Hello from {self.request['model']}!{seen} You said: {self.user_text or '(nothing)'}"
+
+    def _reasoning(self, reply: Reply) -> str:
+        if reply.tool_calls:
+            names = ", ".join(c.name for c in reply.tool_calls)
+            return f"The user asked: {self.user_text[:120]}. I should call {names}."
+        return f"The user asked: {self.user_text[:120]}. Let me answer directly."
+
+
+def apply_limits(reply: Reply, request: dict[str, Any]) -> Reply:
+    """Honour ``stop`` (cut before the first stop sequence) and ``max_tokens`` (finish "length")."""
+    if reply.content is None:
+        return reply
+    stop = request.get("stop")
+    stops = [stop] if isinstance(stop, str) else list(stop or [])
+    cut = min((reply.content.find(s) for s in stops if s and s in reply.content), default=-1)
+    if cut >= 0:
+        reply.content = reply.content[:cut]
+    limit = request.get("max_tokens") or request.get("max_completion_tokens")
+    pieces = reply.content_pieces()
+    if isinstance(limit, int) and len(pieces) > limit:
+        reply.content = "".join(pieces[:limit])
+        reply.finish_reason = "length"
+    return reply
+
+
+def scripted_reply(entry: dict[str, Any], seed: str) -> Reply:
+    calls = []
+    for i, call in enumerate(entry.get("tool_calls") or []):
+        args = call.get("arguments", {})
+        calls.append(ToolCallOut(call.get("id") or _tool_id(seed, i), call["name"],
+                                 args if isinstance(args, str) else json.dumps(args)))
+    finish = entry.get("finish_reason") or ("tool_calls" if calls else "stop")
+    return Reply(content=entry.get("content"), reasoning=entry.get("reasoning"), tool_calls=calls,
+                 finish_reason=finish)

@@ -1,0 +1,232 @@
+"""OpenAI chat-completions side of the emulator: request validation and response/SSE rendering."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from .._models import MODEL_PROFILES, ModelProfile
+from ._model import Reply, count_parts, count_tokens, text_of, thinking_enabled
+
+FINGERPRINT = "fp_a2agent_emulator"
+_ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
+_PART_TYPES = {"text", "image_url", "input_audio", "file"}
+
+
+class RequestError(Exception):
+    def __init__(self, status: int, message: str, *, type: str = "invalid_request_error",
+                 code: str | None = None, param: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.type, self.code, self.param = status, message, type, code, param
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+
+def _bad(message: str, param: str | None = None, code: str = "invalid_value") -> RequestError:
+    return RequestError(400, message, param=param, code=code)
+
+
+def validate_request(body: Any) -> tuple[dict[str, Any], ModelProfile]:
+    """Check a chat-completions request the way the gateway does; return it with the model profile."""
+    if not isinstance(body, dict):
+        raise _bad("Request body must be a JSON object.")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise _bad("'model' is required.", "model", "missing_required_parameter")
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise _bad("'messages' must be a non-empty array.", "messages", "missing_required_parameter")
+    profile = MODEL_PROFILES.get(model)
+    if profile is None:
+        raise RequestError(404, f"The model '{model}' does not exist or you do not have access to it.",
+                           type="invalid_request_error", code="model_not_found", param="model")
+    tool_ids: set[str] = set()
+    for i, msg in enumerate(messages):
+        _validate_message(i, msg, profile, tool_ids)
+    _validate_params(body)
+    _validate_tools(body)
+    _validate_reasoning_history(body, profile)
+    return body, profile
+
+
+def _validate_message(i: int, msg: Any, profile: ModelProfile, tool_ids: set[str]) -> None:
+    where = f"messages[{i}]"
+    if not isinstance(msg, dict) or msg.get("role") not in _ROLES:
+        raise _bad(f"{where}.role must be one of {sorted(_ROLES)}.", f"{where}.role")
+    role, content = msg["role"], msg.get("content")
+    if isinstance(content, list):
+        for j, part in enumerate(content):
+            if not isinstance(part, dict) or part.get("type") not in _PART_TYPES:
+                raise _bad(f"{where}.content[{j}].type must be one of {sorted(_PART_TYPES)}.",
+                           f"{where}.content[{j}].type")
+            if part["type"] != "text" and role != "user":
+                raise _bad(f"{where}.content[{j}]: only user messages may carry {part['type']} parts.")
+            if part["type"] == "image_url" and not profile.vision:
+                raise _bad(f"Model '{profile.id}' does not support image input.", f"{where}.content[{j}]")
+    elif content is not None and not isinstance(content, str):
+        raise _bad(f"{where}.content must be a string, an array of parts, or null.", f"{where}.content")
+    if role == "assistant":
+        for call in msg.get("tool_calls") or []:
+            fn = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(fn, dict) or not call.get("id") or not isinstance(fn.get("arguments"), str):
+                raise _bad(f"{where}.tool_calls entries need id and function{{name, arguments: string}}.",
+                           f"{where}.tool_calls")
+            tool_ids.add(call["id"])
+        if content is None and not msg.get("tool_calls"):
+            raise _bad(f"{where}: assistant message needs content or tool_calls.", f"{where}.content")
+    elif role == "tool":
+        if msg.get("tool_call_id") not in tool_ids:
+            raise _bad(f"{where}.tool_call_id must answer a tool call of an earlier assistant message.",
+                       f"{where}.tool_call_id")
+    elif content is None:
+        raise _bad(f"{where}.content is required for role '{role}'.", f"{where}.content")
+
+
+def _validate_params(body: dict[str, Any]) -> None:
+    temperature = body.get("temperature")
+    if temperature is not None and not (isinstance(temperature, int | float) and 0 <= temperature <= 2):
+        raise _bad("'temperature' must be a number between 0 and 2.", "temperature")
+    top_p = body.get("top_p")
+    if top_p is not None and not (isinstance(top_p, int | float) and 0 <= top_p <= 1):
+        raise _bad("'top_p' must be a number between 0 and 1.", "top_p")
+    for name in ("max_tokens", "max_completion_tokens"):
+        value = body.get(name)
+        if value is not None and not (isinstance(value, int) and value >= 1):
+            raise _bad(f"'{name}' must be a positive integer.", name)
+    n = body.get("n", 1)
+    if not isinstance(n, int) or not 1 <= n <= 8:
+        raise _bad("'n' must be an integer between 1 and 8.", "n")
+    fmt = body.get("response_format")
+    if fmt is not None:
+        kind = fmt.get("type") if isinstance(fmt, dict) else None
+        if kind not in ("text", "json_object", "json_schema"):
+            raise _bad("'response_format.type' must be text, json_object or json_schema.", "response_format")
+        if kind == "json_schema" and not isinstance((fmt.get("json_schema") or {}).get("schema"), dict):
+            raise _bad("'response_format.json_schema.schema' is required.", "response_format.json_schema")
+
+
+def _validate_tools(body: dict[str, Any]) -> None:
+    tools = body.get("tools")
+    names = set()
+    for i, tool in enumerate(tools or []):
+        fn = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(tool, dict) or tool.get("type") != "function" or not isinstance(fn, dict) \
+                or not isinstance(fn.get("name"), str) or not fn["name"]:
+            raise _bad(f"tools[{i}] must be {{type: 'function', function: {{name, ...}}}}.", f"tools[{i}]")
+        names.add(fn["name"])
+    choice = body.get("tool_choice")
+    if choice is None:
+        return
+    if isinstance(choice, str):
+        if choice not in ("none", "auto", "required"):
+            raise _bad("'tool_choice' must be none, auto, required or a function.", "tool_choice")
+        if choice == "required" and not tools:
+            raise _bad("tool_choice 'required' needs tools.", "tool_choice")
+        return
+    name = (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
+    if name not in names:
+        raise _bad(f"tool_choice names function {name!r}, which is not in tools.", "tool_choice")
+
+
+def _validate_reasoning_history(body: dict[str, Any], profile: ModelProfile) -> None:
+    # DeepSeek/GLM thinking mode: assistant tool-call turns after the last user message must carry
+    # their reasoning_content back, or the provider answers 400.
+    if not thinking_enabled(body, profile):
+        return
+    messages = body["messages"]
+    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    for i in range(last_user + 1, len(messages)):
+        msg = messages[i]
+        if msg.get("role") == "assistant" and msg.get("tool_calls") and not msg.get("reasoning_content"):
+            raise _bad(f"messages[{i}]: in thinking mode an assistant message with tool_calls must "
+                       "include its reasoning_content.", f"messages[{i}].reasoning_content")
+
+
+# -- rendering ------------------------------------------------------------------------------------
+
+def usage_for(body: dict[str, Any], profile: ModelProfile, replies: list[Reply], cached: int) -> dict[str, Any]:
+    prompt = sum(count_tokens(text_of(m.get("content"))) + 4 for m in body["messages"])
+    prompt += sum(85 * count_parts(m.get("content"), "image_url") for m in body["messages"])
+    if body.get("tools"):
+        prompt += count_tokens(json.dumps(body["tools"]))
+    reasoning = sum(len(r.reasoning_pieces()) for r in replies)
+    completion = reasoning + sum(
+        len(r.content_pieces()) + sum(count_tokens(c.arguments) + 3 for c in r.tool_calls) for r in replies)
+    usage: dict[str, Any] = {
+        "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cached},
+        "completion_tokens_details": {"reasoning_tokens": reasoning},
+    }
+    if profile.owned_by == "deepseek":
+        usage["prompt_cache_hit_tokens"] = cached
+        usage["prompt_cache_miss_tokens"] = prompt - cached
+    return usage
+
+
+def _logprobs(pieces: list[str], top: int) -> dict[str, Any]:
+    def entry(token: str, i: int) -> dict[str, Any]:
+        return {"token": token, "logprob": -round(0.01 * (i % 7 + 1), 4), "bytes": list(token.encode())}
+
+    return {"content": [{**entry(p, i), "top_logprobs": [entry(p, i + k) for k in range(top)]}
+                        for i, p in enumerate(pieces)], "refusal": None}
+
+
+def _tool_calls_json(reply: Reply) -> list[dict[str, Any]]:
+    return [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in reply.tool_calls]
+
+
+def new_id() -> str:
+    return "chatcmpl-" + uuid.uuid4().hex[:24]
+
+
+def render_completion(body: dict[str, Any], replies: list[Reply], usage: dict[str, Any]) -> dict[str, Any]:
+    choices = []
+    for i, reply in enumerate(replies):
+        message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+        if reply.reasoning is not None:
+            message["reasoning_content"] = reply.reasoning
+        if reply.tool_calls:
+            message["tool_calls"] = _tool_calls_json(reply)
+        logprobs = _logprobs(reply.content_pieces(), body.get("top_logprobs") or 0) if body.get("logprobs") else None
+        choices.append({"index": i, "message": message, "finish_reason": reply.finish_reason, "logprobs": logprobs})
+    return {"id": new_id(), "object": "chat.completion", "created": int(time.time()), "model": body["model"],
+            "system_fingerprint": FINGERPRINT, "choices": choices, "usage": usage}
+
+
+def render_chunks(body: dict[str, Any], replies: list[Reply], usage: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The chunk dicts of a streamed answer, in wire order (without ``[DONE]``)."""
+    base = {"id": new_id(), "object": "chat.completion.chunk", "created": int(time.time()),
+            "model": body["model"], "system_fingerprint": FINGERPRINT}
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    want_logprobs, top = bool(body.get("logprobs")), body.get("top_logprobs") or 0
+
+    def chunk(index: int, delta: dict[str, Any], finish: str | None = None, logprobs: Any = None) -> dict[str, Any]:
+        out = {**base, "choices": [{"index": index, "delta": delta, "finish_reason": finish, "logprobs": logprobs}]}
+        if include_usage:
+            out["usage"] = None
+        return out
+
+    for i, reply in enumerate(replies):
+        # As OpenAI does: "" opens a text answer, null opens a tool-call-only answer.
+        yield chunk(i, {"role": "assistant", "content": "" if reply.content is not None else None})
+        for piece in reply.reasoning_pieces():
+            yield chunk(i, {"reasoning_content": piece})
+        for piece in reply.content_pieces():
+            yield chunk(i, {"content": piece}, logprobs=_logprobs([piece], top) if want_logprobs else None)
+        for k, call in enumerate(reply.tool_calls):
+            yield chunk(i, {"tool_calls": [{"index": k, "id": call.id, "type": "function",
+                                            "function": {"name": call.name, "arguments": ""}}]})
+            for fragment in _fragments(call.arguments):
+                yield chunk(i, {"tool_calls": [{"index": k, "function": {"arguments": fragment}}]})
+        yield chunk(i, {}, reply.finish_reason)
+    if include_usage:
+        yield {**base, "choices": [], "usage": usage}
+
+
+def _fragments(arguments: str, size: int = 8) -> list[str]:
+    return [arguments[i:i + size] for i in range(0, len(arguments), size)] or [""]

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from a2agent import A2AgentClient, AsyncA2AgentClient
+from a2agent.emulator import EmulatorServer
+
+pytest_plugins = ["a2agent.emulator.pytest_plugin"]
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never pick up a developer's real key or gateway."""
+    monkeypatch.delenv("A2AGENT_API_KEY", raising=False)
+    monkeypatch.delenv("A2AGENT_BASE_URL", raising=False)
+
+
+class Api:
+    """One face over the sync and async clients, so a test runs unchanged in both modes."""
+
+    def __init__(self, mode: str, **kwargs: Any) -> None:
+        self.mode = mode
+        self.sleeps: list[float] = []
+        if mode == "sync":
+            self.client: Any = A2AgentClient(_sleep=self.sleeps.append, **kwargs)
+        else:
+            async def fake_sleep(seconds: float) -> None:
+                self.sleeps.append(seconds)
+
+            self.client = AsyncA2AgentClient(_sleep=fake_sleep, **kwargs)
+
+    async def chat(self, payload: dict[str, Any], **kw: Any) -> Any:
+        if self.mode == "sync":
+            return self.client.chat_completions(payload, **kw)
+        return await self.client.chat_completions(payload, **kw)
+
+    async def stream(self, payload: dict[str, Any], **kw: Any) -> list[Any]:
+        if self.mode == "sync":
+            with self.client.stream_chat_completions(payload, **kw) as s:
+                return list(s)
+        async with self.client.stream_chat_completions(payload, **kw) as s:
+            return [c async for c in s]
+
+    async def stream_final(self, payload: dict[str, Any], **kw: Any) -> Any:
+        if self.mode == "sync":
+            with self.client.stream_chat_completions(payload, **kw) as s:
+                return s.get_final_completion()
+        async with self.client.stream_chat_completions(payload, **kw) as s:
+            return await s.get_final_completion()
+
+    async def models(self) -> Any:
+        if self.mode == "sync":
+            return self.client.list_models()
+        return await self.client.list_models()
+
+    async def close(self) -> None:
+        if self.mode == "sync":
+            self.client.close()
+        else:
+            await self.client.aclose()
+
+
+@pytest.fixture(params=["sync", "async"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def emu(a2agent_emulator: EmulatorServer) -> EmulatorServer:
+    return a2agent_emulator
+
+
+@pytest.fixture
+async def api(mode: str, emu: EmulatorServer) -> Any:
+    client = Api(mode, base_url=emu.base_url, api_key=emu.api_key)
+    yield client
+    await client.close()
