@@ -14,6 +14,7 @@ import dataclasses
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
@@ -41,6 +42,7 @@ DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=10.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=30.0)
 Timeout = float | httpx.Timeout | None
 _USER_AGENT = f"a2agent-python/{__version__}"
+_CLIENT_LOCK = threading.Lock()
 
 
 class TransportConfig:
@@ -176,8 +178,17 @@ class SyncTransport:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.config = config
         self._owns_client = http_client is None
-        self._client = http_client if http_client is not None else default_http_client(config)
+        self._http = http_client
         self._sleep = sleep
+
+    @property
+    def _client(self) -> httpx.Client:
+        # Built on first use: constructing a model must stay cheap (httpx builds an SSL context).
+        if self._http is None:
+            with _CLIENT_LOCK:
+                if self._http is None:
+                    self._http = default_http_client(self.config)
+        return self._http
 
     def request(self, method: str, path: str, payload: Any = None, *, timeout: Timeout | object = None,
                 headers: Mapping[str, str] | None = None) -> Any:
@@ -236,8 +247,8 @@ class SyncTransport:
                 attempt += 1
 
     def close(self) -> None:
-        if self._owns_client:
-            self._client.close()
+        if self._owns_client and self._http is not None:
+            self._http.close()
 
 
 class AsyncTransport:
@@ -245,8 +256,14 @@ class AsyncTransport:
                  sleep: Callable[[float], Any] = asyncio.sleep) -> None:
         self.config = config
         self._owns_client = http_client is None
-        self._client = http_client if http_client is not None else default_async_http_client(config)
+        self._http = http_client
         self._sleep = sleep
+
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = default_async_http_client(self.config)
+        return self._http
 
     async def request(self, method: str, path: str, payload: Any = None, *, timeout: Timeout | object = None,
                       headers: Mapping[str, str] | None = None) -> Any:
@@ -305,5 +322,5 @@ class AsyncTransport:
                 attempt += 1
 
     async def aclose(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
+        if self._owns_client and self._http is not None:
+            await self._http.aclose()

@@ -105,6 +105,15 @@ def _numeric_fields(schema: dict[str, Any]) -> int:
     return sum(1 for p in props.values() if isinstance(p, dict) and p.get("type") in ("integer", "number"))
 
 
+_GENERIC_WORDS = frozenset({"get", "set", "fetch", "tool", "function", "call", "run", "make", "find", "the",
+                            "with", "from", "info", "data", "value", "result", "magic"})
+
+
+def _name_words(name: str) -> list[str]:
+    words = re.findall(r"[a-z]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower())
+    return [w for w in words if len(w) >= 4 and w not in _GENERIC_WORDS]
+
+
 def _as_number(text: str) -> float | None:
     match = _NUMBER.search(text or "")
     return float(match.group()) if match else None
@@ -161,12 +170,20 @@ class Planner:
         return Reply(content=None, tool_calls=calls, finish_reason="tool_calls")
 
     def _plan(self, names: list[str]) -> list[str]:
+        """Tools the user asks for, in the order asked: by exact name, or by a telling word of the
+        name ("What is the weather?" -> get_weather), as a real model would pick them."""
         text = self.user_text
+        lowered = text.lower()
         found = []
         for name in names:
             match = re.search(rf"\b{re.escape(name)}\b", text)
             if match:
                 found.append((match.start(), name))
+                continue
+            positions = [m.start() for word in _name_words(name)
+                         if (m := re.search(rf"\b{re.escape(word)}", lowered))]
+            if positions:
+                found.append((min(positions), name))
         return [name for _, name in sorted(found)]
 
     def _numbers_for(self, plan: list[str], step: int, by_name: dict[str, Any],

@@ -1,0 +1,274 @@
+"""Pure mapping between LangChain messages/chunks and the core's canonical (OpenAI-shape) dicts.
+
+Inputs are never mutated. Unknown message or content-block types raise ``InvalidInputError``
+naming the offender. Streaming and non-streaming share the same helpers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    ChatMessage,
+    FunctionMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
+from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
+from langchain_core.messages.block_translators.openai import convert_to_openai_data_block
+from langchain_core.messages.tool import tool_call_chunk
+from langchain_core.output_parsers.openai_tools import make_invalid_tool_call, parse_tool_call
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+from a2agent import InvalidInputError
+
+PROVIDER = "a2agent"
+_DATA_BLOCKS = frozenset({"image", "audio", "file"})
+_SKIPPED_IN_AI_CONTENT = frozenset({"reasoning", "thinking", "tool_call", "tool_use", "tool_call_chunk",
+                                    "invalid_tool_call", "server_tool_call", "server_tool_result"})
+
+
+# -- requests ------------------------------------------------------------------------------------
+
+def _content_part(part: Any, where: str) -> dict[str, Any]:
+    """One LangChain content block (v0, v1 standard, OpenAI or Anthropic shaped) -> an OpenAI part."""
+    if isinstance(part, str):
+        return {"type": "text", "text": part}
+    if not isinstance(part, Mapping):
+        raise InvalidInputError(f"{where}: content blocks must be str or dict, got {type(part).__name__}")
+    kind = part.get("type")
+    if kind == "text":
+        return {"type": "text", "text": part.get("text", "")}
+    if kind == "image_url":
+        image = part.get("image_url")
+        return {"type": "image_url", "image_url": {"url": image} if isinstance(image, str) else dict(image or {})}
+    if kind in ("input_audio", "file") and (kind in part):
+        return {"type": kind, kind: dict(part[kind])}
+    if kind == "image" and isinstance(part.get("source"), Mapping):  # Anthropic-shaped image
+        source = part["source"]
+        url = source.get("url") or f"data:{source.get('media_type')};base64,{source.get('data')}"
+        return {"type": "image_url", "image_url": {"url": url}}
+    if kind in _DATA_BLOCKS:
+        try:
+            return dict(convert_to_openai_data_block(dict(part)))
+        except (ValueError, KeyError) as exc:
+            raise InvalidInputError(f"{where}: unsupported {kind} block: {exc}") from exc
+    raise InvalidInputError(f"{where}: unsupported content block type {kind!r}")
+
+
+def _user_content(content: str | list[Any], where: str) -> str | list[dict[str, Any]]:
+    if isinstance(content, str):
+        return content
+    return [_content_part(p, f"{where}.content[{i}]") for i, p in enumerate(content)]
+
+
+def _text_only(content: str | list[Any], where: str, skip: frozenset[str] = frozenset()) -> str:
+    if isinstance(content, str):
+        return content
+    texts = []
+    for i, part in enumerate(content):
+        if isinstance(part, str):
+            texts.append(part)
+        elif isinstance(part, Mapping) and part.get("type") == "text":
+            texts.append(str(part.get("text", "")))
+        elif not (isinstance(part, Mapping) and part.get("type") in skip):
+            raise InvalidInputError(f"{where}.content[{i}]: only text can go here, got {part!r:.80}")
+    return "".join(texts)
+
+
+def _reasoning_of(message: AIMessage) -> str | None:
+    reasoning = message.additional_kwargs.get("reasoning_content")
+    if isinstance(reasoning, str):
+        return reasoning
+    if isinstance(message.content, list):
+        parts = [str(b.get("reasoning") or b.get("thinking") or "") for b in message.content
+                 if isinstance(b, Mapping) and b.get("type") in ("reasoning", "thinking")]
+        if any(parts):
+            return "".join(parts)
+    return None
+
+
+def _ai_message(message: AIMessage, where: str) -> dict[str, Any]:
+    text = _text_only(message.content, where, _SKIPPED_IN_AI_CONTENT)
+    out: dict[str, Any] = {"role": "assistant", "content": text or None}
+    calls = [{"id": c["id"], "type": "function",
+              "function": {"name": c["name"], "arguments": json.dumps(c["args"], ensure_ascii=False)}}
+             for c in message.tool_calls]
+    calls += [{"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["args"] or ""}}
+              for c in message.invalid_tool_calls]
+    if calls:
+        out["tool_calls"] = calls
+    elif out["content"] is None:
+        out["content"] = ""
+    reasoning = _reasoning_of(message)
+    if reasoning:
+        # DeepSeek/GLM thinking mode requires it back on tool-call turns; harmless elsewhere.
+        out["reasoning_content"] = reasoning
+    if message.name:
+        out["name"] = message.name
+    return out
+
+
+def messages_to_dicts(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+    """LangChain messages -> canonical request messages.
+
+    Non-text parts of a ``ToolMessage`` (images, files) cannot ride in a ``tool`` message on the
+    wire, so they follow the run of tool messages as one user message that names the call.
+    """
+    out: list[dict[str, Any]] = []
+    deferred: list[dict[str, Any]] = []
+    for i, message in enumerate(messages):
+        where = f"messages[{i}]"
+        if not isinstance(message, ToolMessage) and deferred:
+            out.append({"role": "user", "content": deferred})
+            deferred = []
+        if isinstance(message, ToolMessage):
+            text, extra = _tool_content(message, where)
+            out.append({"role": "tool", "tool_call_id": message.tool_call_id, "content": text})
+            if extra:
+                deferred += [{"type": "text", "text": f"Attachments returned by tool call {message.tool_call_id}:"},
+                             *extra]
+        elif isinstance(message, HumanMessage):
+            out.append(_named({"role": "user", "content": _user_content(message.content, where)}, message))
+        elif isinstance(message, AIMessage):
+            out.append(_ai_message(message, where))
+        elif isinstance(message, SystemMessage):
+            role = "developer" if message.additional_kwargs.get("__openai_role__") == "developer" else "system"
+            out.append(_named({"role": role, "content": _text_only(message.content, where)}, message))
+        elif isinstance(message, ChatMessage):
+            role = {"human": "user", "ai": "assistant"}.get(message.role, message.role)
+            out.append({"role": role, "content": _user_content(message.content, where)})
+        elif isinstance(message, FunctionMessage):
+            out.append({"role": "function", "name": message.name, "content": _text_only(message.content, where)})
+        else:
+            raise InvalidInputError(f"{where}: unsupported message type {type(message).__name__}")
+    if deferred:
+        out.append({"role": "user", "content": deferred})
+    return out
+
+
+def _named(out: dict[str, Any], message: BaseMessage) -> dict[str, Any]:
+    if message.name:
+        out["name"] = message.name
+    return out
+
+
+def _tool_content(message: ToolMessage, where: str) -> tuple[str, list[dict[str, Any]]]:
+    content = message.content
+    if isinstance(content, str):
+        text = content
+        extra: list[dict[str, Any]] = []
+    else:
+        parts = [_content_part(p, f"{where}.content[{j}]") for j, p in enumerate(content)]
+        text = "".join(p["text"] for p in parts if p["type"] == "text")
+        extra = [p for p in parts if p["type"] != "text"]
+    if message.status == "error" and not text.lower().startswith("error"):
+        text = f"Error: {text}"
+    return text, extra
+
+
+# -- responses -----------------------------------------------------------------------------------
+
+def usage_to_metadata(usage: Mapping[str, Any] | None) -> UsageMetadata | None:
+    if not usage:
+        return None
+    prompt = int(usage.get("prompt_tokens") or 0)
+    completion = int(usage.get("completion_tokens") or 0)
+    meta = UsageMetadata(input_tokens=prompt, output_tokens=completion,
+                         total_tokens=int(usage.get("total_tokens") or prompt + completion))
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+    if cached is None:
+        cached = usage.get("prompt_cache_hit_tokens")
+    if cached is not None:
+        meta["input_token_details"] = InputTokenDetails(cache_read=int(cached))
+    reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
+    if reasoning is not None:
+        meta["output_token_details"] = OutputTokenDetails(reasoning=int(reasoning))
+    return meta
+
+
+def _response_metadata(response: Mapping[str, Any], choice: Mapping[str, Any]) -> dict[str, Any]:
+    meta: dict[str, Any] = {"model_name": response.get("model"), "model_provider": PROVIDER}
+    for key in ("id", "system_fingerprint"):
+        if response.get(key):
+            meta[key] = response[key]
+    if choice.get("finish_reason"):
+        meta["finish_reason"] = choice["finish_reason"]
+    if choice.get("logprobs"):
+        meta["logprobs"] = choice["logprobs"]
+    return meta
+
+
+def message_from_dict(message: Mapping[str, Any], response: Mapping[str, Any],
+                      choice: Mapping[str, Any]) -> AIMessage:
+    """A canonical assistant message -> ``AIMessage`` (v1 content blocks are derived by langchain-core
+    from ``additional_kwargs["reasoning_content"]`` and the tool calls when output_version="v1")."""
+    tool_calls, invalid = [], []
+    for raw in message.get("tool_calls") or ():
+        try:
+            parsed = parse_tool_call(dict(raw), return_id=True)
+            if parsed is not None:
+                tool_calls.append(parsed)
+        except Exception as exc:  # OutputParserException: arguments that are not JSON
+            invalid.append(make_invalid_tool_call(dict(raw), str(exc)))
+    additional: dict[str, Any] = {}
+    reasoning = message.get("reasoning_content")
+    if reasoning:
+        additional["reasoning_content"] = reasoning
+    text = message.get("content") or ""
+    return AIMessage(content=text, additional_kwargs=additional, tool_calls=tool_calls, invalid_tool_calls=invalid,
+                     response_metadata=_response_metadata(response, choice), id=response.get("id") or None,
+                     usage_metadata=usage_to_metadata(response.get("usage")))
+
+
+def completion_to_result(response: Mapping[str, Any]) -> ChatResult:
+    generations = []
+    for choice in response.get("choices") or ():
+        message = message_from_dict(choice.get("message") or {}, response, choice)
+        info = {"finish_reason": choice.get("finish_reason")}
+        if choice.get("logprobs"):
+            info["logprobs"] = choice["logprobs"]
+        generations.append(ChatGeneration(message=message, generation_info=info))
+    llm_output = {"token_usage": response.get("usage"), "model_name": response.get("model"),
+                  "system_fingerprint": response.get("system_fingerprint"), "id": response.get("id")}
+    return ChatResult(generations=generations, llm_output=llm_output)
+
+
+def chunk_to_generation(chunk: Mapping[str, Any]) -> ChatGenerationChunk | None:
+    """One canonical stream chunk -> a LangChain generation chunk (None when it carries nothing)."""
+    choices = chunk.get("choices")
+    usage = usage_to_metadata(chunk.get("usage"))
+    if not choices:
+        if usage is None:
+            return None
+        return ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata=usage,
+                                                          response_metadata={"model_provider": PROVIDER}))
+    choice = choices[0]
+    delta = choice.get("delta") or {}
+    text = delta.get("content") or ""
+    reasoning = delta.get("reasoning_content")
+    tool_chunks = [
+        tool_call_chunk(name=(tc.get("function") or {}).get("name"), args=(tc.get("function") or {}).get("arguments"),
+                        id=tc.get("id"), index=tc.get("index", position))
+        for position, tc in enumerate(delta.get("tool_calls") or ()) if tc
+    ]
+    finish = choice.get("finish_reason")
+    metadata: dict[str, Any] = {"model_provider": PROVIDER}
+    info: dict[str, Any] | None = None
+    if finish:
+        metadata.update(finish_reason=finish, model_name=chunk.get("model"))
+        if chunk.get("system_fingerprint"):
+            metadata["system_fingerprint"] = chunk["system_fingerprint"]
+        info = {"finish_reason": finish}
+    if choice.get("logprobs"):
+        info = {**(info or {}), "logprobs": choice["logprobs"]}
+    message = AIMessageChunk(content=text, tool_call_chunks=tool_chunks, response_metadata=metadata,
+                             additional_kwargs={"reasoning_content": reasoning} if reasoning else {},
+                             id=chunk.get("id") or None, usage_metadata=usage)
+    return ChatGenerationChunk(message=message, generation_info=info)

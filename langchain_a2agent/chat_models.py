@@ -1,0 +1,343 @@
+"""``ChatA2Agent``: the LangChain chat model for the A2Agent gateway, a thin layer over the core."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from operator import itemgetter
+from typing import Any, Literal, Self
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import LanguageModelInput
+from langchain_core.language_models.chat_models import BaseChatModel, agenerate_from_stream, generate_from_stream
+from langchain_core.language_models.model_profile import ModelProfile
+from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.output_parsers import JsonOutputKeyToolsParser, JsonOutputParser, PydanticToolsParser
+from langchain_core.output_parsers.pydantic import PydanticOutputParser
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.tools import BaseTool
+from langchain_core.utils import from_env, secret_from_env
+from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
+from langchain_core.utils.pydantic import is_basemodel_subclass
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+
+from a2agent import A2AgentClient, AsyncA2AgentClient, InvalidInputError, get_model_profile
+from a2agent.types import Model
+
+from ._convert import PROVIDER, chunk_to_generation, completion_to_result, messages_to_dicts
+
+__all__ = ["ChatA2Agent"]
+
+_TOOL_CHOICES = ("auto", "none", "required")
+
+
+class ChatA2Agent(BaseChatModel):
+    """Chat model for the A2Agent gateway (DeepSeek, GLM, Kimi, MiniMax, Qwen behind one key).
+
+    Setup: ``pip install "a2agent[langchain]"`` and ``export A2AGENT_API_KEY=...``.
+
+    ```python
+    from langchain_a2agent import ChatA2Agent
+
+    llm = ChatA2Agent(model="deepseek-chat", temperature=0)
+    llm.invoke("Hello!")
+    for chunk in llm.stream("Tell me a story"):
+        print(chunk.content, end="")
+    llm.bind_tools([get_weather]).invoke("Weather in Paris?")
+    llm.with_structured_output(Person).invoke("Ann is 41")
+    ```
+
+    Reasoning models return their chain of thought in ``additional_kwargs["reasoning_content"]``
+    (and as a ``reasoning`` block in ``content_blocks``); it is sent back automatically on
+    assistant tool-call turns, as DeepSeek/GLM thinking mode requires.
+    """
+
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True)
+
+    model_name: str = Field(default="deepseek-chat", alias="model")
+    """A2Agent model id, e.g. ``deepseek-chat``, ``glm-5``, ``kimi-k2.5``, ``qwen3.7-max``."""
+    api_key: SecretStr | None = Field(default_factory=secret_from_env("A2AGENT_API_KEY", default=None))
+    """API key; read from ``A2AGENT_API_KEY`` when not given. Never logged or serialized."""
+    base_url: str | None = Field(default_factory=from_env("A2AGENT_BASE_URL", default=None), alias="api_base")
+    """Gateway URL; ``A2AGENT_BASE_URL`` or ``https://api.a2agent.me/v1``."""
+    api_format: Literal["openai", "anthropic"] = "openai"
+    """Wire format: OpenAI chat completions (default) or Anthropic Messages."""
+    temperature: float | None = None
+    max_tokens: int | None = Field(default=None, alias="max_completion_tokens")
+    top_p: float | None = None
+    stop: list[str] | str | None = Field(default=None, alias="stop_sequences")
+    seed: int | None = None
+    n: int | None = None
+    """Number of choices per request (non-streaming)."""
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    reasoning_effort: str | None = None
+    thinking: bool | None = None
+    """Switch DeepSeek/GLM thinking mode on or off (``thinking: {type: enabled|disabled}``)."""
+    timeout: float | None = Field(default=None, alias="request_timeout")
+    max_retries: int = 2
+    default_headers: dict[str, str] | None = None
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Extra top-level request parameters."""
+    extra_body: dict[str, Any] | None = None
+    """Extra JSON merged into the request body (provider extensions)."""
+    streaming: bool = False
+    stream_usage: bool = True
+    """Ask for token usage at the end of streams (``stream_options.include_usage``)."""
+    http_client: Any | None = Field(default=None, exclude=True)
+    """Optional ``httpx.Client`` to use for sync calls."""
+    http_async_client: Any | None = Field(default=None, exclude=True)
+    """Optional ``httpx.AsyncClient`` to use for async calls."""
+
+    _client: A2AgentClient | None = PrivateAttr(default=None)
+    _async_client: AsyncA2AgentClient | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _validate(self) -> Self:
+        if self.api_key is None or not self.api_key.get_secret_value():
+            raise InvalidInputError("ChatA2Agent needs an API key: pass api_key=... or set A2AGENT_API_KEY.")
+        if self.n is not None and self.n < 1:
+            raise InvalidInputError(f"n must be >= 1, got {self.n}")
+        if self.n and self.n > 1 and self.streaming:
+            raise InvalidInputError("n > 1 cannot be combined with streaming=True")
+        if isinstance(self.stop, str):
+            self.stop = [self.stop]
+        return self
+
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        p = get_model_profile(self.model_name)
+        return ModelProfile(max_input_tokens=p.context_window, max_output_tokens=p.max_output_tokens,
+                            text_inputs=True, image_inputs=p.vision, image_url_inputs=p.vision,
+                            tool_calling=p.tools, tool_choice=p.tools, tool_call_streaming=p.tools,
+                            structured_output=p.tools, reasoning_output=p.reasoning != "none",
+                            text_outputs=True)
+
+    # -- clients (built lazily: constructing a model never opens sockets) -----------------------
+    def _client_kwargs(self) -> dict[str, Any]:
+        return {"api_key": self.api_key.get_secret_value() if self.api_key else None, "base_url": self.base_url,
+                "timeout": self.timeout, "max_retries": self.max_retries, "default_headers": self.default_headers,
+                "api_format": self.api_format}
+
+    @property
+    def client(self) -> A2AgentClient:
+        if self._client is None:
+            self._client = A2AgentClient(**self._client_kwargs(), http_client=self.http_client)
+        return self._client
+
+    @property
+    def async_client(self) -> AsyncA2AgentClient:
+        if self._async_client is None:
+            self._async_client = AsyncA2AgentClient(**self._client_kwargs(), http_client=self.http_async_client)
+        return self._async_client
+
+    # -- LangChain plumbing --------------------------------------------------------------------
+    @property
+    def _llm_type(self) -> str:
+        return "a2agent-chat"
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": "A2AGENT_API_KEY"}
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        return ["langchain_a2agent", "chat_models"]
+
+    @property
+    def _default_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"model": self.model_name}
+        for name in ("temperature", "max_tokens", "top_p", "seed", "n", "logprobs", "top_logprobs",
+                     "reasoning_effort"):
+            value = getattr(self, name)
+            if value is not None:
+                params[name] = value
+        if self.stop:
+            params["stop"] = self.stop
+        if self.thinking is not None:
+            params["thinking"] = {"type": "enabled" if self.thinking else "disabled"}
+        return {**params, **self.model_kwargs}
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {**self._default_params, "api_format": self.api_format}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> Any:
+        params = self._get_invocation_params(stop=stop, **kwargs)
+        ls = {"ls_provider": PROVIDER, "ls_model_name": params.get("model", self.model_name),
+              "ls_model_type": "chat", "ls_temperature": params.get("temperature", self.temperature)}
+        if (max_tokens := params.get("max_tokens", self.max_tokens)) is not None:
+            ls["ls_max_tokens"] = max_tokens
+        if ls_stop := stop or params.get("stop") or self.stop:
+            ls["ls_stop"] = ls_stop if isinstance(ls_stop, list) else [ls_stop]
+        return ls
+
+    def _payload(self, messages: Sequence[BaseMessage], stop: list[str] | None, stream: bool,
+                 **kwargs: Any) -> dict[str, Any]:
+        kwargs.pop("ls_structured_output_format", None)
+        stream_usage = kwargs.pop("stream_usage", self.stream_usage)
+        payload = self._default_params
+        if stop is not None:
+            payload["stop"] = stop
+        payload.update(kwargs)
+        if self.extra_body:
+            payload.update(self.extra_body)
+        if stream and stream_usage:
+            payload["stream_options"] = {"include_usage": True}
+        payload["messages"] = messages_to_dicts(messages)
+        return payload
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        if self.streaming and not (self.n and self.n > 1):
+            return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
+        response = self.client.chat_completions(self._payload(messages, stop, False, **kwargs))
+        return completion_to_result(response)
+
+    async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                         run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        if self.streaming and not (self.n and self.n > 1):
+            return await agenerate_from_stream(self._astream(messages, stop, run_manager, **kwargs))
+        response = await self.async_client.chat_completions(self._payload(messages, stop, False, **kwargs))
+        return completion_to_result(response)
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        payload = self._payload(messages, stop, True, **kwargs)
+        with self.client.stream_chat_completions(payload, accumulate=False) as stream:
+            for chunk in stream:
+                generation = chunk_to_generation(chunk)
+                if generation is None:
+                    continue
+                if run_manager:
+                    run_manager.on_llm_new_token(generation.text, chunk=generation)
+                yield generation
+
+    async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                       run_manager: AsyncCallbackManagerForLLMRun | None = None,
+                       **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+        payload = self._payload(messages, stop, True, **kwargs)
+        async with self.async_client.stream_chat_completions(payload, accumulate=False) as stream:
+            async for chunk in stream:
+                generation = chunk_to_generation(chunk)
+                if generation is None:
+                    continue
+                if run_manager:
+                    await run_manager.on_llm_new_token(generation.text, chunk=generation)
+                yield generation
+
+    def _combine_llm_outputs(self, llm_outputs: list[dict[str, Any] | None]) -> dict[str, Any]:
+        totals: dict[str, int] = {}
+        model_name = None
+        for output in llm_outputs:
+            if not output:
+                continue
+            model_name = model_name or output.get("model_name")
+            for key, value in (output.get("token_usage") or {}).items():
+                if isinstance(value, int):
+                    totals[key] = totals.get(key, 0) + value
+        return {"token_usage": totals, "model_name": model_name or self.model_name}
+
+    # -- models --------------------------------------------------------------------------------
+    def list_models(self) -> list[Model]:
+        """Models the gateway serves for this key (``GET /v1/models``)."""
+        return self.client.list_models()
+
+    async def alist_models(self) -> list[Model]:
+        return await self.async_client.list_models()
+
+    # -- tools and structured output -----------------------------------------------------------
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: dict[str, Any] | str | bool | None = None,
+        strict: bool | None = None,
+        parallel_tool_calls: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessageChunk]:
+        """Bind tools (dicts, pydantic models, TypedDicts, functions, BaseTools).
+
+        ``tool_choice``: "auto" | "none" | "required" | "any" (= required) | a tool name | True
+        (the single bound tool) | an OpenAI tool_choice dict.
+        """
+        formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
+        names = [t["function"]["name"] for t in formatted]
+        if tool_choice is not None and tool_choice is not False:
+            kwargs["tool_choice"] = _tool_choice(tool_choice, names)
+        if parallel_tool_calls is not None:
+            kwargs["parallel_tool_calls"] = parallel_tool_calls
+        return super().bind(tools=formatted, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type | None = None,
+        *,
+        method: Literal["function_calling", "json_schema", "json_mode"] = "function_calling",
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
+        """Structured output via tool calling (default: every A2Agent model supports it),
+        ``json_schema`` (``response_format`` with the schema) or ``json_mode`` (JSON object)."""
+        if kwargs:
+            raise InvalidInputError(f"Unsupported arguments for with_structured_output: {sorted(kwargs)}")
+        is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
+        if method != "json_mode" and schema is None:
+            raise InvalidInputError(f"schema is required for method={method!r}")
+        ls_format = {"kwargs": {"method": method, "strict": strict}, "schema": schema}
+        parser: Runnable[Any, Any]
+        if method == "function_calling":
+            assert schema is not None
+            name = convert_to_openai_tool(schema)["function"]["name"]
+            llm = self.bind_tools([schema], tool_choice=name, strict=strict, parallel_tool_calls=False,
+                                  ls_structured_output_format=ls_format)
+            parser = (PydanticToolsParser(tools=[schema], first_tool_only=True) if is_pydantic  # type: ignore[list-item]
+                      else JsonOutputKeyToolsParser(key_name=name, first_tool_only=True))
+        elif method == "json_schema":
+            assert schema is not None
+            llm = self.bind(response_format=_json_schema_format(schema, strict),
+                            ls_structured_output_format=ls_format)
+            parser = PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()  # type: ignore[arg-type]
+        elif method == "json_mode":
+            llm = self.bind(response_format={"type": "json_object"}, ls_structured_output_format=ls_format)
+            parser = PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()  # type: ignore[arg-type]
+        else:
+            raise InvalidInputError(f"method must be function_calling, json_schema or json_mode, got {method!r}")
+        if not include_raw:
+            return llm | parser
+        parse = RunnablePassthrough.assign(parsed=itemgetter("raw") | parser, parsing_error=lambda _: None)
+        fallback = RunnablePassthrough.assign(parsed=lambda _: None)
+        return RunnableMap(raw=llm) | parse.with_fallbacks([fallback], exception_key="parsing_error")
+
+
+def _tool_choice(choice: dict[str, Any] | str | bool, names: list[str]) -> dict[str, Any] | str:
+    if choice is True:
+        if len(names) != 1:
+            raise InvalidInputError(f"tool_choice=True needs exactly one tool, got {len(names)}")
+        choice = names[0]
+    if isinstance(choice, Mapping):
+        return dict(choice)
+    if choice == "any":
+        return "required"
+    if choice in _TOOL_CHOICES:
+        return str(choice)
+    if isinstance(choice, str):
+        if choice not in names:
+            raise InvalidInputError(f"tool_choice {choice!r} is not one of the bound tools {names}")
+        return {"type": "function", "function": {"name": choice}}
+    raise InvalidInputError(f"Unsupported tool_choice {choice!r}")
+
+
+def _json_schema_format(schema: dict[str, Any] | type, strict: bool | None) -> dict[str, Any]:
+    json_schema = convert_to_json_schema(schema)
+    name = json_schema.get("title") or "response"
+    spec: dict[str, Any] = {"name": name, "schema": json_schema}
+    if description := json_schema.get("description"):
+        spec["description"] = description
+    if strict is not None:
+        spec["strict"] = strict
+    return {"type": "json_schema", "json_schema": spec}

@@ -1,0 +1,154 @@
+"""langchain-tests standard suites: unit, and integration against the emulator on loopback."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+from unittest import mock
+
+import httpx
+import pytest
+from langchain_core.load import dumpd, load
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langchain_tests.integration_tests import ChatModelIntegrationTests
+from langchain_tests.unit_tests import ChatModelUnitTests
+
+from a2agent.emulator import EmulatorServer
+from langchain_a2agent import ChatA2Agent
+
+_EMU: dict[str, EmulatorServer] = {}
+_MEDIA = Path(__file__).parent.parent / "media"
+_real_get = httpx.get
+
+
+def _offline_get(url: str, *args: Any, **kwargs: Any) -> httpx.Response:
+    """The standard suite downloads sample PDF/PNG/WAV files; this machine has no internet, so
+    serve small valid files of the same kinds from tests/media (loopback calls pass through)."""
+    host = httpx.URL(url).host
+    if host in ("127.0.0.1", "localhost"):
+        return _real_get(url, *args, **kwargs)
+    for suffix, name in ((".pdf", "dummy.pdf"), (".wav", "tone.wav"), (".png", "red.png"), (".jpg", "red.png")):
+        if url.endswith(suffix):
+            return httpx.Response(200, content=(_MEDIA / name).read_bytes(), request=httpx.Request("GET", url))
+    raise AssertionError(f"unexpected download in tests: {url}")
+
+
+class TestChatA2AgentUnit(ChatModelUnitTests):
+    @property
+    def chat_model_class(self) -> type[ChatA2Agent]:
+        return ChatA2Agent
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {"model": "deepseek-chat", "api_key": "sk-unit-test"}
+
+    @property
+    def init_from_env_params(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
+        return ({"A2AGENT_API_KEY": "sk-from-env", "A2AGENT_BASE_URL": "http://127.0.0.1:1/v1"},
+                {"model": "glm-5"}, {"base_url": "http://127.0.0.1:1/v1", "model_name": "glm-5"})
+
+    @property
+    def supports_image_inputs(self) -> bool:
+        return True
+
+    @property
+    def model_override_value(self) -> str:
+        return "glm-5"
+
+    @pytest.mark.xfail(reason="langchain-core 1.8 load(allowed_objects='all') admits only classes listed in "
+                       "langchain-core's own mapping, never a third-party class", raises=ValueError, strict=True)
+    def test_serdes(self, model: Any, snapshot: Any) -> None:
+        super().test_serdes(model, snapshot)
+
+    def test_serdes_round_trip(self, model: ChatA2Agent, snapshot: Any) -> None:
+        """The same checks, allowing our class explicitly as langchain-core requires for partners."""
+        env_params, _, _ = self.init_from_env_params
+        with mock.patch.dict(os.environ, env_params):
+            serialized = dumpd(model)
+            assert serialized == snapshot(name="serialized")
+            assert "sk-" not in str(serialized)
+            loaded = load(serialized, valid_namespaces=["langchain_a2agent"], allowed_objects=[ChatA2Agent],
+                          secrets_from_env=True)
+        assert loaded.dict() == model.dict()
+        assert loaded.api_key.get_secret_value() == "sk-from-env"
+
+
+class TestChatA2AgentIntegration(ChatModelIntegrationTests):
+    @pytest.fixture(autouse=True)
+    def _emulator(self, a2agent_emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
+        _EMU["server"] = a2agent_emulator
+        monkeypatch.setattr(httpx, "get", _offline_get)
+
+    @property
+    def chat_model_class(self) -> type[ChatA2Agent]:
+        return ChatA2Agent
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        emu = _EMU["server"]
+        return {"model": "qwen3.6-plus", "api_key": emu.api_key, "base_url": emu.base_url}
+
+    @property
+    def model_override_value(self) -> str:
+        return "kimi-k2.5"
+
+    # Every capability the gateway supports is switched on.
+    @property
+    def has_tool_choice(self) -> bool:
+        return True
+
+    @property
+    def supports_json_mode(self) -> bool:
+        return True
+
+    @property
+    def supports_image_inputs(self) -> bool:
+        return True
+
+    @property
+    def supports_image_urls(self) -> bool:
+        return True
+
+    @property
+    def supports_image_tool_message(self) -> bool:
+        return True
+
+    @property
+    def supports_pdf_inputs(self) -> bool:
+        return True
+
+    @property
+    def supports_pdf_tool_message(self) -> bool:
+        return True
+
+    @property
+    def supports_audio_inputs(self) -> bool:
+        return True
+
+    @property
+    def supported_usage_metadata_details(self) -> dict[Literal["invoke", "stream"], list[Any]]:
+        return {"invoke": ["reasoning_output", "cache_read_input"], "stream": ["reasoning_output", "cache_read_input"]}
+
+    def invoke_with_reasoning_output(self, *, stream: bool = False) -> AIMessage:
+        emu = _EMU["server"]
+        llm = ChatA2Agent(model="glm-5", api_key=emu.api_key, base_url=emu.base_url)
+        return _run(llm, [HumanMessage("Why is the sky blue?")], stream)
+
+    def invoke_with_cache_read_input(self, *, stream: bool = False) -> AIMessage:
+        emu = _EMU["server"]
+        llm = ChatA2Agent(model="deepseek-chat", api_key=emu.api_key, base_url=emu.base_url)
+        messages = [SystemMessage("You are a meticulous assistant. " * 50), HumanMessage("hi")]
+        _run(llm, messages, stream)
+        message = _run(llm, messages, stream)
+        assert message.usage_metadata and message.usage_metadata["input_token_details"]["cache_read"] > 0
+        return message
+
+
+def _run(llm: ChatA2Agent, messages: list[Any], stream: bool) -> AIMessage:
+    if not stream:
+        return llm.invoke(messages)
+    full: Any = None
+    for chunk in llm.stream(messages):
+        full = chunk if full is None else full + chunk
+    return full  # type: ignore[no-any-return]
