@@ -97,7 +97,7 @@ def _reasoning_of(message: AIMessage) -> str | None:
 def _ai_message(message: AIMessage, where: str) -> dict[str, Any]:
     text = _text_only(message.content, where, _SKIPPED_IN_AI_CONTENT)
     out: dict[str, Any] = {"role": "assistant", "content": text or None}
-    calls = [{"id": c["id"], "type": "function",
+    calls: list[dict[str, Any]] = [{"id": c["id"], "type": "function",
               "function": {"name": c["name"], "arguments": json.dumps(c["args"], ensure_ascii=False)}}
              for c in message.tool_calls]
     calls += [{"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["args"] or ""}}

@@ -10,7 +10,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import LanguageModelInput
 from langchain_core.language_models.chat_models import BaseChatModel, agenerate_from_stream, generate_from_stream
 from langchain_core.language_models.model_profile import ModelProfile
-from langchain_core.messages import AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.output_parsers import JsonOutputKeyToolsParser, JsonOutputParser, PydanticToolsParser
 from langchain_core.output_parsers.pydantic import PydanticOutputParser
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
@@ -92,14 +92,22 @@ class ChatA2Agent(BaseChatModel):
     _client: A2AgentClient | None = PrivateAttr(default=None)
     _async_client: AsyncA2AgentClient | None = PrivateAttr(default=None)
 
-    @model_validator(mode="after")
-    def _validate(self) -> Self:
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # Checked here, not in a pydantic validator, so callers get InvalidInputError itself rather
+        # than a ValidationError wrapping it.
+        self._check()
+
+    def _check(self) -> None:
         if self.api_key is None or not self.api_key.get_secret_value():
             raise InvalidInputError("ChatA2Agent needs an API key: pass api_key=... or set A2AGENT_API_KEY.")
         if self.n is not None and self.n < 1:
             raise InvalidInputError(f"n must be >= 1, got {self.n}")
         if self.n and self.n > 1 and self.streaming:
             raise InvalidInputError("n > 1 cannot be combined with streaming=True")
+
+    @model_validator(mode="after")
+    def _normalize(self) -> Self:
         if isinstance(self.stop, str):
             self.stop = [self.stop]
         return self
@@ -258,7 +266,7 @@ class ChatA2Agent(BaseChatModel):
         strict: bool | None = None,
         parallel_tool_calls: bool | None = None,
         **kwargs: Any,
-    ) -> Runnable[LanguageModelInput, AIMessageChunk]:
+    ) -> Runnable[LanguageModelInput, AIMessage]:
         """Bind tools (dicts, pydantic models, TypedDicts, functions, BaseTools).
 
         ``tool_choice``: "auto" | "none" | "required" | "any" (= required) | a tool name | True
@@ -290,6 +298,7 @@ class ChatA2Agent(BaseChatModel):
             raise InvalidInputError(f"schema is required for method={method!r}")
         ls_format = {"kwargs": {"method": method, "strict": strict}, "schema": schema}
         parser: Runnable[Any, Any]
+        llm: Runnable[LanguageModelInput, Any]
         if method == "function_calling":
             assert schema is not None
             name = convert_to_openai_tool(schema)["function"]["name"]
