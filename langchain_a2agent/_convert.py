@@ -27,6 +27,7 @@ from langchain_core.output_parsers.openai_tools import make_invalid_tool_call, p
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from a2agent import InvalidInputError
+from a2agent._messages import split_tool_attachments
 
 PROVIDER = "a2agent"
 _DATA_BLOCKS = frozenset({"image", "audio", "file"})
@@ -116,24 +117,12 @@ def _ai_message(message: AIMessage, where: str) -> dict[str, Any]:
 
 
 def messages_to_dicts(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
-    """LangChain messages -> canonical request messages.
-
-    Non-text parts of a ``ToolMessage`` (images, files) cannot ride in a ``tool`` message on the
-    wire, so they follow the run of tool messages as one user message that names the call.
-    """
+    """LangChain messages -> canonical request messages (tool attachments moved by the core)."""
     out: list[dict[str, Any]] = []
-    deferred: list[dict[str, Any]] = []
     for i, message in enumerate(messages):
         where = f"messages[{i}]"
-        if not isinstance(message, ToolMessage) and deferred:
-            out.append({"role": "user", "content": deferred})
-            deferred = []
         if isinstance(message, ToolMessage):
-            text, extra = _tool_content(message, where)
-            out.append({"role": "tool", "tool_call_id": message.tool_call_id, "content": text})
-            if extra:
-                deferred += [{"type": "text", "text": f"Attachments returned by tool call {message.tool_call_id}:"},
-                             *extra]
+            out.append({"role": "tool", "tool_call_id": message.tool_call_id, "content": _tool_content(message, where)})
         elif isinstance(message, HumanMessage):
             out.append(_named({"role": "user", "content": _user_content(message.content, where)}, message))
         elif isinstance(message, AIMessage):
@@ -148,9 +137,7 @@ def messages_to_dicts(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
             out.append({"role": "function", "name": message.name, "content": _text_only(message.content, where)})
         else:
             raise InvalidInputError(f"{where}: unsupported message type {type(message).__name__}")
-    if deferred:
-        out.append({"role": "user", "content": deferred})
-    return out
+    return split_tool_attachments(out)
 
 
 def _named(out: dict[str, Any], message: BaseMessage) -> dict[str, Any]:
@@ -159,18 +146,15 @@ def _named(out: dict[str, Any], message: BaseMessage) -> dict[str, Any]:
     return out
 
 
-def _tool_content(message: ToolMessage, where: str) -> tuple[str, list[dict[str, Any]]]:
-    content = message.content
-    if isinstance(content, str):
-        text = content
-        extra: list[dict[str, Any]] = []
-    else:
-        parts = [_content_part(p, f"{where}.content[{j}]") for j, p in enumerate(content)]
-        text = "".join(p["text"] for p in parts if p["type"] == "text")
-        extra = [p for p in parts if p["type"] != "text"]
-    if message.status == "error" and not text.lower().startswith("error"):
-        text = f"Error: {text}"
-    return text, extra
+def _tool_content(message: ToolMessage, where: str) -> str | list[dict[str, Any]]:
+    error = message.status == "error"
+    if isinstance(message.content, str):
+        return f"Error: {message.content}" if error and not message.content.lower().startswith("error") \
+            else message.content
+    parts = [_content_part(p, f"{where}.content[{j}]") for j, p in enumerate(message.content)]
+    if error:
+        parts.insert(0, {"type": "text", "text": "Error: "})
+    return parts
 
 
 # -- responses -----------------------------------------------------------------------------------

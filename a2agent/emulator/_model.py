@@ -84,11 +84,32 @@ def thinking_enabled(request: dict[str, Any], profile: ModelProfile) -> bool:
     return mode == "enabled" or bool(request.get("reasoning_effort"))
 
 
-def _last_user(messages: list[dict[str, Any]]) -> int:
+def _last_user(messages: list[dict[str, Any]], skip_observations: bool = False) -> int:
     for i in range(len(messages) - 1, -1, -1):
         if messages[i].get("role") == "user":
+            if skip_observations and text_of(messages[i].get("content")).startswith("Observation:"):
+                continue
             return i
     return -1
+
+
+_REACT_TOOL = re.compile(r"> Tool Name: (\S+)\s*\nTool Description:.*?\nTool Args: ", re.S)
+
+
+def _react_tools(messages: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Tools a ReAct-style system prompt lists (``> Tool Name: x`` / ``Tool Args: {schema}``)."""
+    system = " ".join(text_of(m.get("content")) for m in messages if m.get("role") == "system")
+    if "Action Input:" not in system:
+        return {}
+    tools: dict[str, dict[str, Any]] = {}
+    decoder = json.JSONDecoder()
+    for match in _REACT_TOOL.finditer(system):
+        try:
+            schema, _ = decoder.raw_decode(system, match.end())
+        except ValueError:
+            schema = {"type": "object", "properties": {}}
+        tools[match.group(1)] = {"function": {"name": match.group(1), "parameters": schema}}
+    return tools
 
 
 def _tool_id(seed: str, index: int) -> str:
@@ -126,14 +147,15 @@ class Planner:
         self.request = request
         self.profile = profile
         self.messages: list[dict[str, Any]] = request["messages"]
-        self.user_index = _last_user(self.messages)
+        self.react_tools = _react_tools(self.messages)
+        self.user_index = _last_user(self.messages, skip_observations=bool(self.react_tools))
         user = self.messages[self.user_index] if self.user_index >= 0 else {}
         self.user_content = user.get("content")
         self.user_text = text_of(self.user_content).strip()
         self.seed = hashlib.sha256(json.dumps(self.messages, sort_keys=True, default=str).encode()).hexdigest()
 
     def reply(self) -> Reply:
-        reply = self._tool_reply()
+        reply = self._react_reply() if self.react_tools else self._tool_reply()
         if reply is None:
             reply = Reply(content=self._text())
         if thinking_enabled(self.request, self.profile):
@@ -162,12 +184,30 @@ class Planner:
         parallel = self.request.get("parallel_tool_calls", True) is not False and any(
             p in self.user_text.lower() for p in _PARALLEL)
         batch = plan[steps_done:] if parallel else [plan[steps_done]]
-        numbers = self._numbers_for(plan, steps_done, by_name, turn)
+        results = [text_of(m.get("content")) for m in turn if m.get("role") == "tool"]
+        numbers = self._numbers_for(plan, steps_done, by_name, results)
         calls = []
         for i, name in enumerate(batch):
             gen = InstanceGenerator(_tool_schema(by_name[name]), numbers, self._string_arg())
             calls.append(ToolCallOut(_tool_id(self.seed, steps_done + i), name, json.dumps(gen.generate())))
         return Reply(content=None, tool_calls=calls, finish_reason="tool_calls")
+
+    def _react_reply(self) -> Reply:
+        """The ReAct text protocol: Thought/Action/Action Input lines, then Thought/Answer."""
+        turn = self.messages[self.user_index + 1:]
+        steps_done = sum(1 for m in turn if m.get("role") == "assistant" and "Action:" in text_of(m.get("content")))
+        results = [text_of(m.get("content")).removeprefix("Observation:").strip() for m in turn
+                   if m.get("role") == "user"]
+        plan = self._plan(list(self.react_tools))
+        if steps_done < len(plan):
+            name = plan[steps_done]
+            numbers = self._numbers_for(plan, steps_done, self.react_tools, results)
+            args = InstanceGenerator(_tool_schema(self.react_tools[name]), numbers, self._string_arg()).generate()
+            return Reply(content="Thought: The current language of the user is: English. I need to use a tool to "
+                                 f"help me answer the question.\nAction: {name}\nAction Input: {json.dumps(args)}")
+        answer = f"The final answer is {results[-1]}." if results else self._text()
+        return Reply(content="Thought: I can answer without using any more tools. I'll use the user's language "
+                             f"to answer\nAnswer: {answer}")
 
     def _plan(self, names: list[str]) -> list[str]:
         """Tools the user asks for, in the order asked: by exact name, or by a telling word of the
@@ -187,16 +227,15 @@ class Planner:
         return [name for _, name in sorted(found)]
 
     def _numbers_for(self, plan: list[str], step: int, by_name: dict[str, Any],
-                     turn: list[dict[str, Any]]) -> deque[float]:
+                     results: list[str]) -> deque[float]:
         pool = deque(float(n) for n in _NUMBER.findall(self.user_text))
         for i in range(step):
             take = _numeric_fields(_tool_schema(by_name.get(plan[i], {})))
             for _ in range(max(0, take - (1 if i else 0))):
                 if pool:
                     pool.popleft()
-        results = [m for m in turn if m.get("role") == "tool"]
         if step and results:
-            previous = _as_number(text_of(results[-1].get("content")))
+            previous = _as_number(results[-1])
             if previous is not None:
                 pool.appendleft(previous)
         return pool

@@ -1,0 +1,211 @@
+"""Pure mapping between LlamaIndex chat messages/blocks and the core's canonical dicts.
+
+Inputs are never mutated. Unsupported blocks raise ``InvalidInputError`` naming the block.
+``StreamState`` turns canonical chunks into the cumulative ``ChatResponse`` objects LlamaIndex
+expects (every chunk carries the whole message so far, tool calls merged by index).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from llama_index.core.base.llms.types import (
+    AudioBlock,
+    CachePoint,
+    ChatMessage,
+    ChatResponse,
+    DocumentBlock,
+    ImageBlock,
+    LogProb,
+    MessageRole,
+    TextBlock,
+    ThinkingBlock,
+    ToolCallBlock,
+)
+
+from a2agent import InvalidInputError, StreamAccumulator
+from a2agent._messages import split_tool_attachments
+from a2agent.types import ToolCall
+
+
+def _b64(data: Any) -> str:
+    raw = data.read() if hasattr(data, "read") else data
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+def _block_to_part(block: Any, where: str) -> dict[str, Any] | None:
+    if isinstance(block, TextBlock):
+        return {"type": "text", "text": block.text}
+    if isinstance(block, ImageBlock):
+        if block.url and not block.image and not block.path:
+            url = str(block.url)
+        else:
+            url = f"data:{block.image_mimetype or 'image/png'};base64,{_b64(block.resolve_image(as_base64=True))}"
+        image: dict[str, Any] = {"url": url}
+        if block.detail:
+            image["detail"] = block.detail
+        return {"type": "image_url", "image_url": image}
+    if isinstance(block, AudioBlock):
+        fmt = block.format or "wav"
+        return {"type": "input_audio", "input_audio": {"data": _b64(block.resolve_audio(as_base64=True)),
+                                                       "format": fmt}}
+    if isinstance(block, DocumentBlock):
+        mime = block.document_mimetype or block._guess_mimetype()
+        # DocumentBlock keeps inline data base64-encoded already; paths and URLs are read raw.
+        data = _b64(block.data) if block.data else base64.b64encode(block.resolve_document().read()).decode()
+        return {"type": "file", "file": {"filename": block.title or "document",
+                                         "file_data": f"data:{mime};base64,{data}"}}
+    if isinstance(block, CachePoint | ThinkingBlock | ToolCallBlock):
+        return None  # handled by the message-level mapping, or a hint the wire has no place for
+    raise InvalidInputError(f"{where}: unsupported content block {type(block).__name__}")
+
+
+def _tool_call_dict(block: ToolCallBlock) -> ToolCall:
+    args = block.tool_kwargs
+    return {"id": block.tool_call_id or "", "type": "function",
+            "function": {"name": block.tool_name,
+                         "arguments": args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)}}
+
+
+def _assistant(message: ChatMessage, where: str) -> dict[str, Any]:
+    text = "".join(b.text for b in message.blocks if isinstance(b, TextBlock))
+    for i, block in enumerate(message.blocks):
+        if not isinstance(block, TextBlock | ThinkingBlock | ToolCallBlock | CachePoint):
+            raise InvalidInputError(f"{where}.blocks[{i}]: assistant messages carry text, thinking and tool calls "
+                                    f"only, got {type(block).__name__}")
+    calls: list[dict[str, Any]] = [dict(_tool_call_dict(b)) for b in message.blocks if isinstance(b, ToolCallBlock)]
+    if not calls:  # older integrations and agents keep raw tool calls in additional_kwargs
+        calls = [_raw_tool_call(c) for c in message.additional_kwargs.get("tool_calls") or ()]
+    out: dict[str, Any] = {"role": "assistant", "content": text or (None if calls else "")}
+    if calls:
+        out["tool_calls"] = calls
+    reasoning = "".join(b.content or "" for b in message.blocks if isinstance(b, ThinkingBlock))
+    reasoning = reasoning or message.additional_kwargs.get("reasoning_content") or ""
+    if reasoning:
+        out["reasoning_content"] = reasoning  # DeepSeek/GLM thinking mode needs it back on tool turns
+    return out
+
+
+def _raw_tool_call(call: Any) -> dict[str, Any]:
+    if isinstance(call, Mapping):
+        return {"id": call.get("id"), "type": "function", "function": dict(call.get("function") or {})}
+    function = call.function  # openai SDK objects from other integrations
+    return {"id": call.id, "type": "function", "function": {"name": function.name, "arguments": function.arguments}}
+
+
+def messages_to_dicts(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for i, message in enumerate(messages):
+        where = f"messages[{i}]"
+        role = message.role.value if isinstance(message.role, MessageRole) else str(message.role)
+        if role == "assistant":
+            out.append(_assistant(message, where))
+            continue
+        parts = [p for j, b in enumerate(message.blocks) if (p := _block_to_part(b, f"{where}.blocks[{j}]"))]
+        only_text = all(p["type"] == "text" for p in parts)
+        content: Any = "".join(p["text"] for p in parts) if only_text else parts
+        if role == "tool":
+            call_id = message.additional_kwargs.get("tool_call_id")
+            if not call_id:
+                raise InvalidInputError(f"{where}: tool messages need additional_kwargs['tool_call_id']")
+            out.append({"role": "tool", "tool_call_id": call_id, "content": content})
+        elif role in ("system", "developer"):
+            if not only_text:
+                raise InvalidInputError(f"{where}: {role} messages carry text only")
+            out.append({"role": role, "content": content})
+        elif role in ("user", "chatbot", "model"):
+            out.append({"role": "user", "content": content})
+        elif role == "function":
+            out.append({"role": "function", "name": message.additional_kwargs.get("name", ""), "content": content})
+        else:
+            raise InvalidInputError(f"{where}: unsupported role {role!r}")
+    return split_tool_attachments(out)
+
+
+# -- responses -----------------------------------------------------------------------------------
+
+def usage_kwargs(usage: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Token counts in the shape TokenCountingHandler and other callbacks read."""
+    if not usage:
+        return {}
+    out = {k: usage.get(k, 0) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens", usage.get("prompt_cache_hit_tokens"))
+    if cached is not None:
+        out["cached_tokens"] = cached
+    reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
+    if reasoning is not None:
+        out["reasoning_tokens"] = reasoning
+    return out
+
+
+def logprobs_of(choice: Mapping[str, Any]) -> list[list[LogProb]] | None:
+    content = (choice.get("logprobs") or {}).get("content")
+    if not content:
+        return None
+    return [[LogProb(token=t["token"], logprob=t["logprob"], bytes=t.get("bytes") or [])
+             for t in (entry.get("top_logprobs") or [entry])] for entry in content]
+
+
+def _blocks(text: str, reasoning: str | None, calls: list[ToolCall]) -> list[Any]:
+    blocks: list[Any] = []
+    if reasoning:
+        blocks.append(ThinkingBlock(content=reasoning))
+    blocks.append(TextBlock(text=text))
+    blocks += [ToolCallBlock(tool_call_id=c["id"], tool_name=c["function"]["name"],
+                             tool_kwargs=c["function"]["arguments"]) for c in calls]
+    return blocks
+
+
+def _message(text: str, reasoning: str | None, calls: list[ToolCall]) -> ChatMessage:
+    kwargs: dict[str, Any] = {}
+    if calls:
+        kwargs["tool_calls"] = calls
+    if reasoning:
+        kwargs["reasoning_content"] = reasoning
+    return ChatMessage(role=MessageRole.ASSISTANT, blocks=_blocks(text, reasoning, calls), additional_kwargs=kwargs)
+
+
+def completion_to_response(response: Mapping[str, Any]) -> ChatResponse:
+    choice = (response.get("choices") or [{}])[0]
+    message = choice.get("message") or {}
+    chat = ChatResponse(message=_message(message.get("content") or "", message.get("reasoning_content"),
+                                         list(message.get("tool_calls") or ())),
+                        raw=dict(response), logprobs=logprobs_of(choice),
+                        additional_kwargs=usage_kwargs(response.get("usage")))
+    if choice.get("finish_reason"):
+        chat.additional_kwargs["finish_reason"] = choice["finish_reason"]
+    return chat
+
+
+class StreamState:
+    """Folds canonical chunks (with the core accumulator) into cumulative ChatResponses."""
+
+    def __init__(self) -> None:
+        self.acc = StreamAccumulator()
+        self.text = ""
+        self.reasoning = ""
+        self.calls: list[ToolCall] = []
+
+    def response(self, chunk: Mapping[str, Any]) -> ChatResponse | None:
+        self.acc.feed(chunk)  # type: ignore[arg-type]
+        choices: list[Any] = chunk.get("choices") or []
+        extra = usage_kwargs(chunk.get("usage"))
+        delta: Mapping[str, Any] = (choices[0].get("delta") or {}) if choices else {}
+        if not choices and not extra:
+            return None
+        text_delta = delta.get("content") or ""
+        thinking_delta = delta.get("reasoning_content") or ""
+        self.text += text_delta
+        self.reasoning += thinking_delta
+        if delta.get("tool_calls"):
+            self.calls = self.acc.choices[choices[0].get("index") or 0].current_tool_calls()
+        if thinking_delta:
+            extra["thinking_delta"] = thinking_delta
+        if choices and choices[0].get("finish_reason"):
+            extra["finish_reason"] = choices[0]["finish_reason"]
+        return ChatResponse(message=_message(self.text, self.reasoning or None, self.calls), delta=text_delta,
+                            raw=dict(chunk), logprobs=logprobs_of(choices[0]) if choices else None,
+                            additional_kwargs=extra)

@@ -1,0 +1,359 @@
+"""``A2AgentLLM``: the LlamaIndex LLM for the A2Agent gateway, a thin layer over the core."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import AsyncGenerator, Generator, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from llama_index.core.base.llms.generic_utils import (
+    achat_to_completion_decorator,
+    astream_chat_to_completion_decorator,
+    chat_to_completion_decorator,
+    stream_chat_to_completion_decorator,
+)
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+    ToolCallBlock,
+)
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.llms.utils import parse_partial_json
+from llama_index.core.prompts import PromptTemplate
+from llama_index.core.types import Model, PydanticProgramMode
+
+from a2agent import A2AgentClient, AsyncA2AgentClient, InvalidInputError, get_model_profile
+from a2agent.types import Model as WireModel
+
+from ._convert import StreamState, completion_to_response, messages_to_dicts
+
+if TYPE_CHECKING:
+    from llama_index.core.tools.types import BaseTool
+
+__all__ = ["A2AgentLLM"]
+
+DEFAULT_MODEL = "deepseek-chat"
+
+
+class A2AgentLLM(FunctionCallingLLM):
+    """LlamaIndex LLM for the A2Agent gateway (DeepSeek, GLM, Kimi, MiniMax, Qwen behind one key).
+
+    ```python
+    from llama_index_a2agent import A2AgentLLM  # also: from llama_index.llms.a2agent import A2AgentLLM
+
+    llm = A2AgentLLM(model="glm-5")  # key from A2AGENT_API_KEY
+    print(llm.complete("Hello"))
+    for r in llm.stream_chat([ChatMessage(role="user", content="Tell me a story")]):
+        print(r.delta, end="")
+    ```
+
+    ``metadata.context_window``/``num_output`` come from the model catalogue (override with
+    ``context_window=``/``num_output=``). Reasoning arrives as a ``ThinkingBlock`` (and
+    ``additional_kwargs["thinking_delta"]`` while streaming) and is sent back on tool-call turns.
+    """
+
+    model: str = Field(default=DEFAULT_MODEL, description="A2Agent model id, e.g. deepseek-chat, glm-5.")
+    api_key: SecretStr | None = Field(default=None, exclude=True, description="API key (A2AGENT_API_KEY).")
+    api_base: str | None = Field(default=None, description="Gateway URL (A2AGENT_BASE_URL).")
+    api_format: Literal["openai", "anthropic"] = Field(default="openai", description="Wire format.")
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(default=None, gt=0)
+    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
+    stop: list[str] | None = None
+    seed: int | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    reasoning_effort: str | None = None
+    thinking: bool | None = Field(default=None, description="Switch DeepSeek/GLM thinking mode on or off.")
+    strict: bool = Field(default=False, description="Mark tool schemas strict.")
+    structured_output_method: Literal["function_calling", "json_schema"] = Field(
+        default="function_calling", description="How structured_predict asks for structure.")
+    timeout: float | None = Field(default=None, gt=0)
+    max_retries: int = Field(default=2, ge=0)
+    default_headers: dict[str, str] | None = None
+    additional_kwargs: dict[str, Any] = Field(default_factory=dict, description="Extra request body fields.")
+    stream_usage: bool = Field(default=True, description="Ask for usage at the end of streams.")
+    context_window: int | None = Field(default=None, gt=0, description="Override the catalogue value.")
+    num_output: int | None = Field(default=None, gt=0, description="Override the catalogue value.")
+    is_function_calling: bool | None = Field(default=None, description="Override the catalogue value.")
+
+    _client: A2AgentClient = PrivateAttr()
+    _aclient: AsyncA2AgentClient = PrivateAttr()
+
+    def __init__(self, model: str = DEFAULT_MODEL, api_key: str | SecretStr | None = None,
+                 http_client: Any = None, async_http_client: Any = None, **kwargs: Any) -> None:
+        key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
+        super().__init__(model=model, api_key=SecretStr(key) if key else None, **kwargs)
+        common: dict[str, Any] = {"api_key": key, "base_url": self.api_base, "timeout": self.timeout,
+                  "max_retries": self.max_retries, "default_headers": self.default_headers,
+                  "api_format": self.api_format}
+        # The core resolves A2AGENT_API_KEY / A2AGENT_BASE_URL and raises InvalidInputError without a key.
+        self._client = A2AgentClient(**common, http_client=http_client)
+        self._aclient = AsyncA2AgentClient(**common, http_client=async_http_client)
+        self.api_base = self._client.base_url
+        profile = get_model_profile(self.model)
+        if not profile.known and self.context_window is None:
+            warnings.warn(f"Model {self.model!r} is not in the a2agent catalogue: assuming a "
+                          f"{profile.context_window}-token context window; pass context_window= to set it.",
+                          stacklevel=2)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "A2AgentLLM"
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        profile = get_model_profile(self.model)
+        return LLMMetadata(
+            context_window=self.context_window or profile.context_window,
+            num_output=self.num_output or self.max_tokens or profile.max_output_tokens,
+            is_chat_model=True,
+            is_function_calling_model=profile.tools if self.is_function_calling is None else self.is_function_calling,
+            model_name=self.model,
+            system_role=MessageRole.SYSTEM,
+        )
+
+    # -- request -------------------------------------------------------------------------------
+    def _payload(self, messages: Sequence[ChatMessage], stream: bool, **kwargs: Any) -> dict[str, Any]:
+        payload: dict[str, Any] = {"model": self.model}
+        for name in ("temperature", "max_tokens", "top_p", "stop", "seed", "logprobs", "top_logprobs",
+                     "reasoning_effort"):
+            value = getattr(self, name)
+            if value is not None:
+                payload[name] = value
+        if self.thinking is not None:
+            payload["thinking"] = {"type": "enabled" if self.thinking else "disabled"}
+        payload.update(self.additional_kwargs)
+        payload.update({k: v for k, v in kwargs.items() if v is not None})
+        if stream and self.stream_usage:
+            payload["stream_options"] = {"include_usage": True}
+        payload["messages"] = messages_to_dicts(messages)
+        return payload
+
+    # -- chat ----------------------------------------------------------------------------------
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return completion_to_response(self._client.chat_completions(self._payload(messages, False, **kwargs)))
+
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        response = await self._aclient.chat_completions(self._payload(messages, False, **kwargs))
+        return completion_to_response(response)
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        payload = self._payload(messages, True, **kwargs)
+
+        def gen() -> Generator[ChatResponse, None, None]:
+            state = StreamState()
+            with self._client.stream_chat_completions(payload, accumulate=False) as stream:
+                for chunk in stream:
+                    if (response := state.response(chunk)) is not None:
+                        yield response
+
+        return gen()
+
+    @llm_chat_callback()
+    async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
+        payload = self._payload(messages, True, **kwargs)
+
+        async def gen() -> AsyncGenerator[ChatResponse, None]:
+            state = StreamState()
+            async with self._aclient.stream_chat_completions(payload, accumulate=False) as stream:
+                async for chunk in stream:
+                    if (response := state.response(chunk)) is not None:
+                        yield response
+
+        return gen()
+
+    # -- completion (derived from chat) --------------------------------------------------------
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        return chat_to_completion_decorator(self.chat)(prompt, **kwargs)
+
+    @llm_completion_callback()
+    async def acomplete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        return await achat_to_completion_decorator(self.achat)(prompt, **kwargs)
+
+    @llm_completion_callback()
+    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
+        return stream_chat_to_completion_decorator(self.stream_chat)(prompt, **kwargs)
+
+    @llm_completion_callback()
+    async def astream_complete(self, prompt: str, formatted: bool = False,
+                               **kwargs: Any) -> CompletionResponseAsyncGen:
+        return await astream_chat_to_completion_decorator(self.astream_chat)(prompt, **kwargs)
+
+    # -- models --------------------------------------------------------------------------------
+    def list_models(self) -> list[WireModel]:
+        return self._client.list_models()
+
+    async def alist_models(self) -> list[WireModel]:
+        return await self._aclient.list_models()
+
+    # -- tools ---------------------------------------------------------------------------------
+    def _prepare_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        tool_choice: str | dict[str, Any] | None = None,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        specs = [tool.metadata.to_openai_tool(skip_length_check=True) for tool in tools]
+        if strict if strict is not None else self.strict:
+            for spec in specs:
+                spec["function"]["strict"] = True
+        messages = list(chat_history or [])  # never mutate the caller's history
+        if user_msg is not None:
+            messages.append(ChatMessage(role=MessageRole.USER, content=user_msg) if isinstance(user_msg, str)
+                            else user_msg)
+        result: dict[str, Any] = {"messages": messages, **kwargs}
+        if specs:
+            names = [s["function"]["name"] for s in specs]
+            result["tools"] = specs
+            result["tool_choice"] = _tool_choice(tool_choice, tool_required, names)
+            result["parallel_tool_calls"] = allow_parallel_tool_calls
+        return result
+
+    def _validate_chat_with_tools_response(self, response: ChatResponse, tools: Sequence[BaseTool],
+                                           allow_parallel_tool_calls: bool = False, **kwargs: Any) -> ChatResponse:
+        if not allow_parallel_tool_calls:
+            _keep_first_tool_call(response)
+        return response
+
+    def get_tool_calls_from_response(self, response: ChatResponse, error_on_no_tool_call: bool = True,
+                                     **kwargs: Any) -> list[ToolSelection]:
+        blocks = [b for b in response.message.blocks if isinstance(b, ToolCallBlock)]
+        if not blocks and error_on_no_tool_call:
+            raise InvalidInputError(f"Expected at least one tool call in the response, got none: "
+                                    f"{response.message.content!r:.200}")
+        return [ToolSelection(tool_id=b.tool_call_id or "", tool_name=b.tool_name, tool_kwargs=_parse_args(b))
+                for b in blocks]
+
+    # -- structured output ---------------------------------------------------------------------
+    def _schema_kwargs(self, llm_kwargs: dict[str, Any] | None, output_cls: type[Model]) -> dict[str, Any]:
+        kwargs = {k: v for k, v in (llm_kwargs or {}).items() if k != "tool_choice"}
+        name = "".join(c if c.isalnum() or c in "_-" else "_" for c in output_cls.__name__)
+        kwargs["response_format"] = {"type": "json_schema", "json_schema": {
+            "name": name, "schema": output_cls.model_json_schema(), "strict": self.strict}}
+        return kwargs
+
+    def _json_schema_mode(self) -> bool:
+        return (self.structured_output_method == "json_schema"
+                and self.pydantic_program_mode == PydanticProgramMode.DEFAULT)
+
+    def structured_predict(self, output_cls: type[Model], prompt: PromptTemplate,
+                           llm_kwargs: dict[str, Any] | None = None, **prompt_args: Any) -> Model:
+        if self._json_schema_mode():
+            messages = self._extend_messages(prompt.format_messages(**prompt_args))
+            response = self.chat(messages, **self._schema_kwargs(llm_kwargs, output_cls))
+            return output_cls.model_validate_json(response.message.content or "")
+        result: Model = super().structured_predict(output_cls, prompt, llm_kwargs=_require_tool(llm_kwargs),
+                                                   **prompt_args)
+        return result
+
+    async def astructured_predict(self, output_cls: type[Model], prompt: PromptTemplate,
+                                  llm_kwargs: dict[str, Any] | None = None, **prompt_args: Any) -> Model:
+        if self._json_schema_mode():
+            messages = self._extend_messages(prompt.format_messages(**prompt_args))
+            response = await self.achat(messages, **self._schema_kwargs(llm_kwargs, output_cls))
+            return output_cls.model_validate_json(response.message.content or "")
+        result: Model = await super().astructured_predict(output_cls, prompt, llm_kwargs=_require_tool(llm_kwargs),
+                                                          **prompt_args)
+        return result
+
+    def _structured_stream_call(self, output_cls: type[Model], prompt: PromptTemplate,
+                                llm_kwargs: dict[str, Any] | None = None,
+                                **prompt_args: Any) -> Generator[Any, None, None]:
+        if self._json_schema_mode():
+            from llama_index.core.program.streaming_utils import process_streaming_content_incremental
+
+            messages = self._extend_messages(prompt.format_messages(**prompt_args))
+            current = None
+            for response in self.stream_chat(messages, **self._schema_kwargs(llm_kwargs, output_cls)):
+                current = process_streaming_content_incremental(response, output_cls, current)
+                yield current
+            return
+        yield from super()._structured_stream_call(output_cls, prompt, _require_tool(llm_kwargs), **prompt_args)
+
+    async def _structured_astream_call(self, output_cls: type[Model], prompt: PromptTemplate,
+                                       llm_kwargs: dict[str, Any] | None = None,
+                                       **prompt_args: Any) -> AsyncGenerator[Any, None]:
+        if not self._json_schema_mode():
+            return await super()._structured_astream_call(output_cls, prompt, _require_tool(llm_kwargs),
+                                                          **prompt_args)
+
+        async def gen() -> AsyncGenerator[Any, None]:
+            from llama_index.core.program.streaming_utils import process_streaming_content_incremental
+
+            messages = self._extend_messages(prompt.format_messages(**prompt_args))
+            current = None
+            async for response in await self.astream_chat(messages, **self._schema_kwargs(llm_kwargs, output_cls)):
+                current = process_streaming_content_incremental(response, output_cls, current)
+                yield current
+
+        return gen()
+
+
+def _require_tool(llm_kwargs: dict[str, Any] | None) -> dict[str, Any]:
+    # Structured output through tools: the model must call the schema tool, not answer in prose.
+    kwargs = dict(llm_kwargs or {})
+    kwargs.setdefault("tool_choice", "required")
+    return kwargs
+
+
+def _tool_choice(choice: str | dict[str, Any] | None, required: bool, names: list[str]) -> str | dict[str, Any]:
+    if choice is None:
+        return "required" if required else "auto"
+    if isinstance(choice, dict):
+        return choice
+    if choice in ("auto", "none", "required"):
+        return choice
+    if choice == "any":
+        return "required"
+    if choice not in names:
+        raise InvalidInputError(f"tool_choice {choice!r} is not one of the tools {names}")
+    return {"type": "function", "function": {"name": choice}}
+
+
+def _parse_args(block: ToolCallBlock) -> dict[str, Any]:
+    """Tool arguments as a dict: complete JSON, or the parsable prefix of a partial stream."""
+    args = block.tool_kwargs
+    if isinstance(args, dict):
+        return args
+    try:
+        parsed = parse_partial_json(args or "{}")
+    except (ValueError, TypeError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _keep_first_tool_call(response: ChatResponse) -> None:
+    seen = False
+    blocks = []
+    for block in response.message.blocks:
+        if isinstance(block, ToolCallBlock):
+            if seen:
+                continue
+            seen = True
+        blocks.append(block)
+    response.message.blocks = blocks
+    calls = response.message.additional_kwargs.get("tool_calls")
+    if calls:
+        response.message.additional_kwargs["tool_calls"] = calls[:1]
+
