@@ -257,12 +257,20 @@ class AsyncTransport:
         self.config = config
         self._owns_client = http_client is None
         self._http = http_client
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._sleep = sleep
 
     @property
     def _client(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = default_async_http_client(self.config)
+        # An httpx.AsyncClient's pool belongs to the event loop it first ran on; a model reused
+        # across asyncio.run() calls (scripts, notebooks) would fail on a dead loop. Owned clients
+        # are therefore kept per loop; an injected client is the caller's to manage.
+        if self._owns_client:
+            loop = asyncio.get_running_loop()
+            if self._http is None or self._loop is not loop:
+                self._http = default_async_http_client(self.config)
+                self._loop = loop
+        assert self._http is not None
         return self._http
 
     async def request(self, method: str, path: str, payload: Any = None, *, timeout: Timeout | object = None,

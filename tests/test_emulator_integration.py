@@ -325,3 +325,14 @@ def test_internal_error_class_for_injected_500(emu: EmulatorServer) -> None:
     with A2AgentClient(base_url=emu.base_url, api_key=emu.api_key, max_retries=0) as client, \
             pytest.raises(InternalServerError, match="kaboom"):
         client.chat_completions(REQUESTS["text"])
+
+
+def test_async_client_survives_several_event_loops(emu: EmulatorServer) -> None:
+    client = AsyncA2AgentClient(base_url=emu.base_url, api_key=emu.api_key)
+
+    async def once(text: str) -> str:
+        result = await client.chat_completions({"model": "deepseek-chat", "messages": user(text)})
+        return str(result["choices"][0]["message"]["content"])
+
+    # Each asyncio.run() has its own loop, as in scripts and notebooks that reuse a model.
+    assert [asyncio.run(once(t)).split(": ")[-1] for t in ("a", "b", "c")] == ["a", "b", "c"]
