@@ -71,12 +71,16 @@ class OpenAICodec:
         return decode_openai_event
 
 
-API_FORMATS = ("openai",)
+API_FORMATS = ("openai", "anthropic")
 
 
 def get_codec(api_format: str) -> Codec:
     if api_format == "openai":
         return OpenAICodec()
+    if api_format == "anthropic":
+        from ._anthropic import AnthropicCodec
+
+        return AnthropicCodec()
     raise InvalidInputError(f"api_format must be one of {API_FORMATS}, got {api_format!r}")
 
 

@@ -32,12 +32,13 @@ class _ToolCallState:
 class ChoiceState:
     """What one choice has accumulated so far."""
 
-    __slots__ = ("content", "finish_reason", "logprobs", "reasoning", "role", "tool_calls")
+    __slots__ = ("content", "finish_reason", "logprobs", "reasoning", "role", "signature", "tool_calls")
 
     def __init__(self) -> None:
         self.role = "assistant"
         self.content: list[str] = []
         self.reasoning: list[str] = []
+        self.signature = ""  # Anthropic thinking-block signature, needed to send reasoning back
         self.tool_calls: dict[int, _ToolCallState] = {}
         self.finish_reason: str | None = None
         self.logprobs: list[Any] | None = None
@@ -68,6 +69,8 @@ class ChoiceState:
         msg: ChatMessage = {"role": self.role, "content": "".join(self.content) if self.content else None}
         if self.reasoning:
             msg["reasoning_content"] = "".join(self.reasoning)
+        if self.signature:
+            msg["reasoning_signature"] = self.signature
         if self.tool_calls:
             msg["tool_calls"] = self.current_tool_calls()
         return msg
@@ -115,6 +118,8 @@ class StreamAccumulator:
                 state.content.append(delta["content"])  # type: ignore[arg-type]
             if delta.get("reasoning_content"):
                 state.reasoning.append(delta["reasoning_content"])  # type: ignore[arg-type]
+            if delta.get("reasoning_signature"):
+                state.signature += str(delta["reasoning_signature"])
             if delta.get("tool_calls"):
                 state.merge_tool_calls(delta["tool_calls"])  # type: ignore[arg-type]
             if choice.get("finish_reason"):

@@ -41,6 +41,7 @@ class ChatMessage(TypedDict, total=False):
     tool_calls: list[ToolCall]
     tool_call_id: str
     reasoning_content: str | None
+    reasoning_signature: str  # Anthropic format only: the thinking block's signature
 
 
 class PromptTokensDetails(TypedDict, total=False):
@@ -94,6 +95,7 @@ class Delta(TypedDict, total=False):
     role: str | None
     content: str | None
     reasoning_content: str | None
+    reasoning_signature: str | None
     tool_calls: list[ToolCallDelta] | None
 
 

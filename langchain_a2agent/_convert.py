@@ -83,16 +83,18 @@ def _text_only(content: str | list[Any], where: str, skip: frozenset[str] = froz
     return "".join(texts)
 
 
-def _reasoning_of(message: AIMessage) -> str | None:
+def _reasoning_of(message: AIMessage) -> tuple[str | None, str | None]:
+    """(reasoning text, Anthropic signature) from additional_kwargs or reasoning/thinking blocks."""
     reasoning = message.additional_kwargs.get("reasoning_content")
+    signature = message.additional_kwargs.get("reasoning_signature")
     if isinstance(reasoning, str):
-        return reasoning
+        return reasoning, signature
     if isinstance(message.content, list):
-        parts = [str(b.get("reasoning") or b.get("thinking") or "") for b in message.content
-                 if isinstance(b, Mapping) and b.get("type") in ("reasoning", "thinking")]
-        if any(parts):
-            return "".join(parts)
-    return None
+        blocks = [b for b in message.content if isinstance(b, Mapping) and b.get("type") in ("reasoning", "thinking")]
+        text = "".join(str(b.get("reasoning") or b.get("thinking") or "") for b in blocks)
+        if text:
+            return text, signature or "".join(str(b.get("signature") or "") for b in blocks) or None
+    return None, None
 
 
 def _ai_message(message: AIMessage, where: str) -> dict[str, Any]:
@@ -107,10 +109,12 @@ def _ai_message(message: AIMessage, where: str) -> dict[str, Any]:
         out["tool_calls"] = calls
     elif out["content"] is None:
         out["content"] = ""
-    reasoning = _reasoning_of(message)
+    reasoning, signature = _reasoning_of(message)
     if reasoning:
         # DeepSeek/GLM thinking mode requires it back on tool-call turns; harmless elsewhere.
         out["reasoning_content"] = reasoning
+        if signature:
+            out["reasoning_signature"] = signature  # the Anthropic format verifies it
     if message.name:
         out["name"] = message.name
     return out
@@ -202,9 +206,9 @@ def message_from_dict(message: Mapping[str, Any], response: Mapping[str, Any],
         except Exception as exc:  # OutputParserException: arguments that are not JSON
             invalid.append(make_invalid_tool_call(dict(raw), str(exc)))
     additional: dict[str, Any] = {}
-    reasoning = message.get("reasoning_content")
-    if reasoning:
-        additional["reasoning_content"] = reasoning
+    for key in ("reasoning_content", "reasoning_signature"):
+        if message.get(key):
+            additional[key] = message[key]
     text = message.get("content") or ""
     return AIMessage(content=text, additional_kwargs=additional, tool_calls=tool_calls, invalid_tool_calls=invalid,
                      response_metadata=_response_metadata(response, choice), id=response.get("id") or None,
@@ -236,7 +240,7 @@ def chunk_to_generation(chunk: Mapping[str, Any]) -> ChatGenerationChunk | None:
     choice = choices[0]
     delta = choice.get("delta") or {}
     text = delta.get("content") or ""
-    reasoning = delta.get("reasoning_content")
+    additional = {k: delta[k] for k in ("reasoning_content", "reasoning_signature") if delta.get(k)}
     tool_chunks = [
         tool_call_chunk(name=(tc.get("function") or {}).get("name"), args=(tc.get("function") or {}).get("arguments"),
                         id=tc.get("id"), index=tc.get("index", position))
@@ -253,6 +257,6 @@ def chunk_to_generation(chunk: Mapping[str, Any]) -> ChatGenerationChunk | None:
     if choice.get("logprobs"):
         info = {**(info or {}), "logprobs": choice["logprobs"]}
     message = AIMessageChunk(content=text, tool_call_chunks=tool_chunks, response_metadata=metadata,
-                             additional_kwargs={"reasoning_content": reasoning} if reasoning else {},
+                             additional_kwargs=additional,
                              id=chunk.get("id") or None, usage_metadata=usage)
     return ChatGenerationChunk(message=message, generation_info=info)

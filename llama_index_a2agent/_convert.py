@@ -82,10 +82,13 @@ def _assistant(message: ChatMessage, where: str) -> dict[str, Any]:
     out: dict[str, Any] = {"role": "assistant", "content": text or (None if calls else "")}
     if calls:
         out["tool_calls"] = calls
-    reasoning = "".join(b.content or "" for b in message.blocks if isinstance(b, ThinkingBlock))
-    reasoning = reasoning or message.additional_kwargs.get("reasoning_content") or ""
+    thinking = [b for b in message.blocks if isinstance(b, ThinkingBlock)]
+    reasoning = "".join(b.content or "" for b in thinking) or message.additional_kwargs.get("reasoning_content") or ""
     if reasoning:
         out["reasoning_content"] = reasoning  # DeepSeek/GLM thinking mode needs it back on tool turns
+        signature = "".join(b.additional_information.get("signature", "") for b in thinking)
+        if signature:
+            out["reasoning_signature"] = signature  # the Anthropic format verifies it
     return out
 
 
@@ -149,30 +152,32 @@ def logprobs_of(choice: Mapping[str, Any]) -> list[list[LogProb]] | None:
              for t in (entry.get("top_logprobs") or [entry])] for entry in content]
 
 
-def _blocks(text: str, reasoning: str | None, calls: list[ToolCall]) -> list[Any]:
+def _blocks(text: str, reasoning: str | None, calls: list[ToolCall], signature: str | None) -> list[Any]:
     blocks: list[Any] = []
     if reasoning:
-        blocks.append(ThinkingBlock(content=reasoning))
+        blocks.append(ThinkingBlock(content=reasoning,
+                                    additional_information={"signature": signature} if signature else {}))
     blocks.append(TextBlock(text=text))
     blocks += [ToolCallBlock(tool_call_id=c["id"], tool_name=c["function"]["name"],
                              tool_kwargs=c["function"]["arguments"]) for c in calls]
     return blocks
 
 
-def _message(text: str, reasoning: str | None, calls: list[ToolCall]) -> ChatMessage:
+def _message(text: str, reasoning: str | None, calls: list[ToolCall], signature: str | None = None) -> ChatMessage:
     kwargs: dict[str, Any] = {}
     if calls:
         kwargs["tool_calls"] = calls
     if reasoning:
         kwargs["reasoning_content"] = reasoning
-    return ChatMessage(role=MessageRole.ASSISTANT, blocks=_blocks(text, reasoning, calls), additional_kwargs=kwargs)
+    return ChatMessage(role=MessageRole.ASSISTANT, blocks=_blocks(text, reasoning, calls, signature),
+                       additional_kwargs=kwargs)
 
 
 def completion_to_response(response: Mapping[str, Any]) -> ChatResponse:
     choice = (response.get("choices") or [{}])[0]
     message = choice.get("message") or {}
     chat = ChatResponse(message=_message(message.get("content") or "", message.get("reasoning_content"),
-                                         list(message.get("tool_calls") or ())),
+                                         list(message.get("tool_calls") or ()), message.get("reasoning_signature")),
                         raw=dict(response), logprobs=logprobs_of(choice),
                         additional_kwargs=usage_kwargs(response.get("usage")))
     if choice.get("finish_reason"):
@@ -187,6 +192,7 @@ class StreamState:
         self.acc = StreamAccumulator()
         self.text = ""
         self.reasoning = ""
+        self.signature = ""
         self.calls: list[ToolCall] = []
 
     def response(self, chunk: Mapping[str, Any]) -> ChatResponse | None:
@@ -200,12 +206,14 @@ class StreamState:
         thinking_delta = delta.get("reasoning_content") or ""
         self.text += text_delta
         self.reasoning += thinking_delta
+        self.signature += delta.get("reasoning_signature") or ""
         if delta.get("tool_calls"):
             self.calls = self.acc.choices[choices[0].get("index") or 0].current_tool_calls()
         if thinking_delta:
             extra["thinking_delta"] = thinking_delta
         if choices and choices[0].get("finish_reason"):
             extra["finish_reason"] = choices[0]["finish_reason"]
-        return ChatResponse(message=_message(self.text, self.reasoning or None, self.calls), delta=text_delta,
+        return ChatResponse(message=_message(self.text, self.reasoning or None, self.calls, self.signature or None),
+                            delta=text_delta,
                             raw=dict(chunk), logprobs=logprobs_of(choices[0]) if choices else None,
                             additional_kwargs=extra)

@@ -77,3 +77,9 @@ async def api(mode: str, emu: EmulatorServer) -> Any:
     client = Api(mode, base_url=emu.base_url, api_key=emu.api_key)
     yield client
     await client.close()
+
+
+@pytest.fixture(params=["openai", "anthropic"])
+def fmt(request: pytest.FixtureRequest) -> str:
+    """Wire format: adapter tests that take it run once per format."""
+    return str(request.param)

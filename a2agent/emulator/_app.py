@@ -15,6 +15,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .._models import MODEL_PROFILES
+from ._anthropic import encode_event, render_events, render_message, to_canonical
+from ._anthropic import error_body as anthropic_error_body
 from ._model import Planner, apply_limits, count_tokens, scripted_reply, text_of
 from ._openai import RequestError, render_chunks, render_completion, usage_for, validate_request
 from ._state import EmulatorState
@@ -41,6 +43,7 @@ class Emulator:
         self.state = state
         self.app = Starlette(routes=[
             Route("/v1/chat/completions", self.chat_completions, methods=["POST"]),
+            Route("/v1/messages", self.messages, methods=["POST"]),
             Route("/v1/models", self.list_models, methods=["GET"]),
             Route("/v1/models/{model_id:path}", self.get_model, methods=["GET"]),
             Route("/_emulator/script", self.control_script, methods=["POST"]),
@@ -79,13 +82,27 @@ class Emulator:
 
     # -- routes ----------------------------------------------------------------------------------
     async def chat_completions(self, request: Request) -> Response:
+        return await self._chat(request, anthropic=False)
+
+    async def messages(self, request: Request) -> Response:
+        return await self._chat(request, anthropic=True)
+
+    def _error_for(self, err: RequestError, anthropic: bool, headers: dict[str, str] | None = None) -> Response:
+        if not anthropic:
+            return self._error(err, headers)
+        return JSONResponse(anthropic_error_body(err), status_code=err.status,
+                            headers={"request-id": _request_id(), **(headers or {})})
+
+    async def _chat(self, request: Request, anthropic: bool) -> Response:
+        """One path for both wire formats: gate, script, validate, plan, render."""
         key, err, headers = self._gate(request)
         if err is not None:
-            return self._error(err, headers)
+            return self._error_for(err, anthropic, headers)
         try:
             body = json.loads(await request.body())
         except ValueError:
-            return self._error(RequestError(400, "Request body is not valid JSON.", code="invalid_json"))
+            return self._error_for(RequestError(400, "Request body is not valid JSON.", code="invalid_json"),
+                                   anthropic)
         self.state.record(request.url.path, body, dict(request.headers),
                           request.client.port if request.client else None)
         entry = self.state.next_entry()
@@ -95,29 +112,31 @@ class Emulator:
             return JSONResponse(entry.get("body", {"error": {"message": "Injected fault", "type": "server_error"}}),
                                 status_code=int(entry["status"]), headers=entry.get("headers"))
         try:
-            body, profile = validate_request(body)
+            canonical, profile = validate_request(to_canonical(body) if anthropic else body)
         except RequestError as exc:
-            return self._error(exc)
-        planner = Planner(body, profile)
+            return self._error_for(exc, anthropic)
+        planner = Planner(canonical, profile)
         if {"content", "tool_calls", "reasoning"} & entry.keys():
             replies = [scripted_reply(entry, planner.seed)]
         else:
-            replies = [apply_limits(planner.reply(), body) for _ in range(body.get("n", 1))]
-        first = body["messages"][0]
+            replies = [apply_limits(planner.reply(), canonical) for _ in range(canonical.get("n", 1))]
+        first = canonical["messages"][0]
         first_text = text_of(first.get("content"))
         cached = self.state.cached_prefix_tokens(key, first_text, count_tokens(first_text)) \
             if first.get("role") in ("system", "developer") else 0
-        usage = usage_for(body, profile, replies, cached)
+        usage = usage_for(canonical, profile, replies, cached)
         resp_headers = {"x-request-id": _request_id()}
-        if body.get("stream"):
-            chunks = render_chunks(body, replies, usage)
-            return StreamingResponse(self._stream(chunks, entry), media_type="text/event-stream",
-                                     headers={**SSE_HEADERS, **resp_headers})
+        if canonical.get("stream"):
+            stream = (self._stream(render_events(canonical["model"], replies[0], usage), entry, encode_event, None)
+                      if anthropic else self._stream(render_chunks(canonical, replies, usage), entry))
+            return StreamingResponse(stream, media_type="text/event-stream", headers={**SSE_HEADERS, **resp_headers})
         if entry.get("disconnect_after") is not None:
             return StreamingResponse(self._broken_body(), media_type="application/json", headers=resp_headers)
-        return JSONResponse(render_completion(body, replies, usage), headers=resp_headers)
+        rendered = (render_message(canonical["model"], replies[0], usage) if anthropic
+                    else render_completion(canonical, replies, usage))
+        return JSONResponse(rendered, headers=resp_headers)
 
-    async def _stream(self, chunks: Iterator[dict[str, Any]], entry: dict[str, Any],
+    async def _stream(self, chunks: Iterator[Any], entry: dict[str, Any],
                       encode: Callable[[Any], bytes] = _sse, done: bytes | None = b"data: [DONE]\n\n"
                       ) -> AsyncIterator[bytes]:
         delay = self.state.config.chunk_delay

@@ -18,6 +18,7 @@ from typing_extensions import TypedDict
 
 from a2agent import APITimeoutError, AuthenticationError, InvalidInputError
 from a2agent.emulator import EmulatorServer
+from a2agent.emulator._anthropic import to_canonical
 from langchain_a2agent import ChatA2Agent
 
 
@@ -67,7 +68,11 @@ def make(emu: EmulatorServer, **kwargs: Any) -> ChatA2Agent:
 
 
 def last_body(emu: EmulatorServer) -> dict[str, Any]:
-    return emu.requests[-1]["body"]  # type: ignore[no-any-return]
+    """The last request in canonical form, whichever wire format carried it."""
+    request = emu.requests[-1]
+    if request["path"].endswith("/messages"):
+        return to_canonical(request["body"])
+    return request["body"]  # type: ignore[no-any-return]
 
 
 async def call(llm: Any, mode: str, messages: Any) -> Any:
@@ -90,28 +95,30 @@ MODES = ["invoke", "ainvoke", "stream", "astream"]
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_response_and_usage_metadata(emu: EmulatorServer, mode: str) -> None:
-    llm = make(emu, model="glm-5")
+async def test_response_and_usage_metadata(emu: EmulatorServer, mode: str, fmt: str) -> None:
+    llm = make(emu, api_format=fmt, model="glm-5")
     messages = [("system", "You are a long and careful assistant. " * 10), ("human", "hi")]
     await call(llm, mode, messages)
     msg = await call(llm, mode, messages)
     assert msg.content == "Hello from glm-5! You said: hi"
     assert msg.response_metadata["model_name"] == "glm-5"
     assert msg.response_metadata["finish_reason"] == "stop"
-    assert msg.response_metadata["system_fingerprint"] == "fp_a2agent_emulator"
-    assert msg.id and msg.id.startswith("chatcmpl-")
+    if fmt == "openai":
+        assert msg.response_metadata["system_fingerprint"] == "fp_a2agent_emulator"
+    assert msg.id and msg.id.startswith("chatcmpl-" if fmt == "openai" else "msg_")
     usage = msg.usage_metadata
     assert usage["input_token_details"]["cache_read"] > 0  # the repeated system prompt hit the cache
-    assert usage["output_token_details"]["reasoning"] > 0
+    if fmt == "openai":  # Anthropic usage folds thinking into output_tokens, with no separate count
+        assert usage["output_token_details"]["reasoning"] > 0
     assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
     assert msg.additional_kwargs["reasoning_content"].startswith("The user asked")
     assert msg.content_blocks[0]["type"] == "reasoning"
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_reasoning_is_sent_back_on_tool_call_turns(emu: EmulatorServer, mode: str) -> None:
+async def test_reasoning_is_sent_back_on_tool_call_turns(emu: EmulatorServer, mode: str, fmt: str) -> None:
     # glm-5 thinks; in thinking mode the gateway answers 400 unless reasoning_content comes back.
-    llm = make(emu, model="glm-5").bind_tools([add])
+    llm = make(emu, api_format=fmt, model="glm-5").bind_tools([add])
     messages: list[Any] = [HumanMessage("Please add 2 and 3")]
     first = await call(llm, mode, messages)
     assert first.tool_calls[0]["args"] == {"a": 2, "b": 3}
@@ -132,19 +139,22 @@ async def test_invalid_tool_call_json(emu: EmulatorServer, mode: str) -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_parallel_tool_calls_stream_by_index(emu: EmulatorServer, mode: str) -> None:
-    msg = await call(make(emu).bind_tools([add, multiply]), mode, "Call add and multiply in parallel on 6 and 7")
+async def test_parallel_tool_calls_stream_by_index(emu: EmulatorServer, mode: str, fmt: str) -> None:
+    llm = make(emu, api_format=fmt).bind_tools([add, multiply])
+    msg = await call(llm, mode, "Call add and multiply in parallel on 6 and 7")
     assert [(c["name"], c["args"]) for c in msg.tool_calls] == [("add", {"a": 6, "b": 7}),
                                                                 ("multiply", {"a": 1, "b": 1})]
     assert len({c["id"] for c in msg.tool_calls}) == 2
 
 
-def test_stream_yields_incremental_chunks(emu: EmulatorServer) -> None:
-    chunks = list(make(emu).stream("one two three"))
+def test_stream_yields_incremental_chunks(emu: EmulatorServer, fmt: str) -> None:
+    chunks = list(make(emu, api_format=fmt).stream("one two three"))
     assert all(isinstance(c, AIMessageChunk) for c in chunks)
     assert len([c for c in chunks if c.content]) >= 8  # token by token, not one blob
     assert chunks[-1].chunk_position == "last"
-    assert body_has(last_body(emu), stream=True, stream_options={"include_usage": True})
+    usage_option = {"stream_options": {"include_usage": True}} if fmt == "openai" else {}  # Anthropic: always
+    assert body_has(last_body(emu), stream=True, **usage_option)
+    assert chunks[-2].usage_metadata or chunks[-1].usage_metadata
 
 
 def body_has(body: dict[str, Any], **expected: Any) -> bool:
@@ -232,12 +242,12 @@ def test_rate_limiter_is_consulted(emu: EmulatorServer) -> None:
     assert time.monotonic() - start >= 0.12  # 4 calls at 20/s with a bucket of 1
 
 
-def test_retries_and_timeout(emu: EmulatorServer) -> None:
+def test_retries_and_timeout(emu: EmulatorServer, fmt: str) -> None:
     emu.script({"status": 503, "headers": {"retry-after-ms": "10"}, "times": 2})
-    assert make(emu, max_retries=2).invoke("hi").content.endswith("hi")
+    assert make(emu, api_format=fmt, max_retries=2).invoke("hi").content.endswith("hi")
     emu.script({"delay": 1.0})
     with pytest.raises(APITimeoutError):
-        make(emu, timeout=0.2, max_retries=0).invoke("hi")
+        make(emu, api_format=fmt, timeout=0.2, max_retries=0).invoke("hi")
 
 
 def test_bad_key_is_typed(emu: EmulatorServer) -> None:
@@ -267,8 +277,8 @@ def test_env_configuration(monkeypatch: pytest.MonkeyPatch, emu: EmulatorServer)
     ],
     ids=["openai_dict", "pydantic", "typeddict", "base_tool"],
 )
-def test_bind_tools_formats(emu: EmulatorServer, tool_spec: Any, name: str) -> None:
-    make(emu).bind_tools([tool_spec], tool_choice=name).invoke("go")
+def test_bind_tools_formats(emu: EmulatorServer, tool_spec: Any, name: str, fmt: str) -> None:
+    make(emu, api_format=fmt).bind_tools([tool_spec], tool_choice=name).invoke("go")
     sent = last_body(emu)
     assert sent["tools"][0]["function"]["name"] == name
     assert sent["tool_choice"] == {"type": "function", "function": {"name": name}}
@@ -291,8 +301,8 @@ def test_bind_plain_function(emu: EmulatorServer) -> None:
      ({"type": "function", "function": {"name": "add"}}, {"type": "function", "function": {"name": "add"}})],
     ids=["auto", "none", "required", "any", "name", "true", "dict"],
 )
-def test_tool_choice(emu: EmulatorServer, choice: Any, wire: Any) -> None:
-    msg = make(emu).bind_tools([add], tool_choice=choice).invoke("hello")
+def test_tool_choice(emu: EmulatorServer, choice: Any, wire: Any, fmt: str) -> None:
+    msg = make(emu, api_format=fmt).bind_tools([add], tool_choice=choice).invoke("hello")
     assert last_body(emu)["tool_choice"] == wire
     assert bool(msg.tool_calls) is (choice not in ("auto", "none"))
 
@@ -324,8 +334,13 @@ STRUCTURED = [
 @pytest.mark.parametrize(("method", "schema", "prompt"), STRUCTURED,
                          ids=[f"{m}-{s.__name__}" for m, s, _ in STRUCTURED])
 @pytest.mark.parametrize("mode", ["invoke", "stream"])
-def test_structured_output(emu: EmulatorServer, method: str, schema: Any, prompt: str, mode: str) -> None:
-    structured = make(emu, model="qwen3.6-plus").with_structured_output(schema, method=method)  # type: ignore[arg-type]
+def test_structured_output(emu: EmulatorServer, method: str, schema: Any, prompt: str, mode: str, fmt: str) -> None:
+    llm = make(emu, model="qwen3.6-plus", api_format=fmt)
+    structured = llm.with_structured_output(schema, method=method)  # type: ignore[arg-type]
+    if fmt == "anthropic" and method != "function_calling":
+        with pytest.raises(InvalidInputError, match="use tool calling"):
+            structured.invoke(prompt)
+        return
     result = structured.invoke(prompt) if mode == "invoke" else list(structured.stream(prompt))[-1]
     data = result.model_dump() if isinstance(result, BaseModel) else result
     assert set(data) == set(schema.__annotations__)
@@ -342,11 +357,11 @@ def test_structured_output(emu: EmulatorServer, method: str, schema: Any, prompt
         assert sent["response_format"] == {"type": "json_object"}
 
 
-def test_structured_output_include_raw(emu: EmulatorServer) -> None:
-    out = make(emu).with_structured_output(Person, include_raw=True).invoke("Ann is 41")
+def test_structured_output_include_raw(emu: EmulatorServer, fmt: str) -> None:
+    out = make(emu, api_format=fmt).with_structured_output(Person, include_raw=True).invoke("Ann is 41")
     assert isinstance(out["raw"], AIMessage) and isinstance(out["parsed"], Person) and out["parsing_error"] is None
     emu.script({"tool_calls": [{"name": "Person", "arguments": {"name": "Ann"}}]})  # age missing
-    out = make(emu).with_structured_output(Person, include_raw=True).invoke("Ann is 41")
+    out = make(emu, api_format=fmt).with_structured_output(Person, include_raw=True).invoke("Ann is 41")
     assert out["parsed"] is None and out["parsing_error"] is not None
 
 
@@ -394,10 +409,10 @@ def test_api_key_never_leaks(emu: EmulatorServer) -> None:
     assert recorder.seen
 
 
-def test_agent_end_to_end(emu: EmulatorServer) -> None:
+def test_agent_end_to_end(emu: EmulatorServer, fmt: str) -> None:
     from langchain.agents import create_agent
 
-    agent = create_agent(make(emu, model="glm-5"), tools=[add, multiply])
+    agent = create_agent(make(emu, api_format=fmt, model="glm-5"), tools=[add, multiply])
     result = agent.invoke({"messages": [("user", "Use add on 3 and 4, then multiply the result by 5")]})
     messages = result["messages"]
     tools_run = [m for m in messages if isinstance(m, ToolMessage)]
@@ -405,10 +420,10 @@ def test_agent_end_to_end(emu: EmulatorServer) -> None:
     assert messages[-1].content.endswith("The final answer is 35.")
 
 
-async def test_agent_streaming_async(emu: EmulatorServer) -> None:
+async def test_agent_streaming_async(emu: EmulatorServer, fmt: str) -> None:
     from langchain.agents import create_agent
 
-    agent = create_agent(make(emu, model="deepseek-chat"), tools=[add, multiply])
+    agent = create_agent(make(emu, api_format=fmt, model="deepseek-chat"), tools=[add, multiply])
     tokens: list[str] = []
     async for token, _meta in agent.astream({"messages": [("user", "Use add on 1 and 2, then multiply by 10")]},
                                             stream_mode="messages"):

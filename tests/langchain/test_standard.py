@@ -127,6 +127,10 @@ class TestChatA2AgentIntegration(ChatModelIntegrationTests):
         return True
 
     @property
+    def supports_anthropic_inputs(self) -> bool:
+        return True
+
+    @property
     def supported_usage_metadata_details(self) -> dict[Literal["invoke", "stream"], list[Any]]:
         return {"invoke": ["reasoning_output", "cache_read_input"], "stream": ["reasoning_output", "cache_read_input"]}
 
@@ -152,3 +156,37 @@ def _run(llm: ChatA2Agent, messages: list[Any], stream: bool) -> AIMessage:
     for chunk in llm.stream(messages):
         full = chunk if full is None else full + chunk
     return full  # type: ignore[no-any-return]
+
+
+class TestChatA2AgentAnthropicIntegration(TestChatA2AgentIntegration):
+    """The same standard suite over the Anthropic Messages format."""
+
+    @property
+    def chat_model_params(self) -> dict[str, Any]:
+        return {**super().chat_model_params, "api_format": "anthropic"}
+
+    # What the Messages format itself has no place for (the codec refuses it with InvalidInputError):
+    @property
+    def supports_json_mode(self) -> bool:
+        return False  # no response_format; structured output goes through tool calling
+
+    @property
+    def supports_audio_inputs(self) -> bool:
+        return False  # no audio content block
+
+    @property
+    def structured_output_kwargs(self) -> dict[str, Any]:
+        return {"method": "function_calling"}
+
+    @property
+    def supported_usage_metadata_details(self) -> dict[Literal["invoke", "stream"], list[Any]]:
+        return {"invoke": ["cache_read_input"], "stream": ["cache_read_input"]}  # no separate reasoning count
+
+    def invoke_with_cache_read_input(self, *, stream: bool = False) -> AIMessage:
+        emu = _EMU["server"]
+        llm = ChatA2Agent(model="deepseek-chat", api_key=emu.api_key, base_url=emu.base_url, api_format="anthropic")
+        messages = [SystemMessage("You are a meticulous assistant. " * 50), HumanMessage("hi")]
+        _run(llm, messages, stream)
+        message = _run(llm, messages, stream)
+        assert message.usage_metadata and message.usage_metadata["input_token_details"]["cache_read"] > 0
+        return message

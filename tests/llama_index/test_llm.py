@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from a2agent import APITimeoutError, AuthenticationError, InvalidInputError
 from a2agent.emulator import EmulatorServer
+from a2agent.emulator._anthropic import to_canonical
 from llama_index_a2agent import A2AgentLLM
 
 
@@ -48,7 +49,11 @@ def make(emu: EmulatorServer, **kwargs: Any) -> A2AgentLLM:
 
 
 def last_body(emu: EmulatorServer) -> dict[str, Any]:
-    return emu.requests[-1]["body"]  # type: ignore[no-any-return]
+    """The last request in canonical form, whichever wire format carried it."""
+    request = emu.requests[-1]
+    if request["path"].endswith("/messages"):
+        return to_canonical(request["body"])
+    return request["body"]  # type: ignore[no-any-return]
 
 
 def msgs(text: str) -> list[ChatMessage]:
@@ -72,11 +77,13 @@ MODES = ["chat", "achat", "stream", "astream"]
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_chat_reasoning_and_usage(emu: EmulatorServer, mode: str) -> None:
-    last, responses = await run_chat(make(emu, model="glm-5"), mode, msgs("hi"))
+async def test_chat_reasoning_and_usage(emu: EmulatorServer, mode: str, fmt: str) -> None:
+    last, responses = await run_chat(make(emu, api_format=fmt, model="glm-5"), mode, msgs("hi"))
     assert last.message.content == "Hello from glm-5! You said: hi"
     assert isinstance(last.message.blocks[0], ThinkingBlock) and last.message.blocks[0].content.startswith("The user")
-    assert last.additional_kwargs["prompt_tokens"] > 0 and last.additional_kwargs["reasoning_tokens"] > 0
+    assert last.additional_kwargs["prompt_tokens"] > 0
+    if fmt == "openai":  # Anthropic usage folds thinking into output_tokens, with no separate count
+        assert last.additional_kwargs["reasoning_tokens"] > 0
     if responses:
         assert "".join(r.delta or "" for r in responses) == last.message.content
         thinking = "".join(r.additional_kwargs.get("thinking_delta", "") for r in responses)
@@ -167,8 +174,8 @@ def test_retries_timeout_and_auth(emu: EmulatorServer) -> None:
 
 
 @pytest.mark.parametrize("mode", ["sync", "async", "stream", "astream"])
-async def test_chat_with_tools(emu: EmulatorServer, mode: str) -> None:
-    llm = make(emu)
+async def test_chat_with_tools(emu: EmulatorServer, mode: str, fmt: str) -> None:
+    llm = make(emu, api_format=fmt)
     history = [ChatMessage(role="system", content="be helpful")]
     kwargs = {"chat_history": history, "user_msg": "Please add 2 and 3"}
     if mode == "sync":
@@ -194,10 +201,10 @@ async def test_chat_with_tools(emu: EmulatorServer, mode: str) -> None:
      ({"tool_choice": "none"}, "none")],
     ids=["required", "by_name", "none"],
 )
-def test_tool_choice(emu: EmulatorServer, kwargs: dict[str, Any], wire: Any) -> None:
-    response = make(emu).chat_with_tools([ADD, MUL], user_msg="hello there", **kwargs)
+def test_tool_choice(emu: EmulatorServer, kwargs: dict[str, Any], wire: Any, fmt: str) -> None:
+    response = make(emu, api_format=fmt).chat_with_tools([ADD, MUL], user_msg="hello there", **kwargs)
     assert last_body(emu)["tool_choice"] == wire
-    calls = make(emu).get_tool_calls_from_response(response, error_on_no_tool_call=False)
+    calls = make(emu, api_format=fmt).get_tool_calls_from_response(response, error_on_no_tool_call=False)
     assert bool(calls) is (wire != "none")
 
 
@@ -217,18 +224,19 @@ def test_no_tool_call_error() -> None:
 
 
 @pytest.mark.parametrize("parallel", [True, False])
-def test_parallel_tool_calls(emu: EmulatorServer, parallel: bool) -> None:
-    llm = make(emu)
+def test_parallel_tool_calls(emu: EmulatorServer, parallel: bool, fmt: str) -> None:
+    llm = make(emu, api_format=fmt)
     response = llm.chat_with_tools([ADD, MUL], user_msg="Call add and multiply in parallel on 4 and 5",
                                    allow_parallel_tool_calls=parallel)
     names = [s.tool_name for s in llm.get_tool_calls_from_response(response)]
     assert names == (["add", "multiply"] if parallel else ["add"])
-    assert last_body(emu)["parallel_tool_calls"] is parallel
+    assert last_body(emu).get("parallel_tool_calls", True) is parallel
 
 
-def test_streamed_parallel_tool_calls_are_merged_in_every_chunk(emu: EmulatorServer) -> None:
-    responses = list(make(emu).stream_chat_with_tools([ADD, MUL], user_msg="Call add and multiply in parallel",
-                                                      allow_parallel_tool_calls=True))
+def test_streamed_parallel_tool_calls_are_merged_in_every_chunk(emu: EmulatorServer, fmt: str) -> None:
+    llm = make(emu, api_format=fmt)
+    responses = list(llm.stream_chat_with_tools([ADD, MUL], user_msg="Call add and multiply in parallel",
+                                                 allow_parallel_tool_calls=True))
     growing = [len([b for b in r.message.blocks if isinstance(b, ToolCallBlock)]) for r in responses]
     assert growing == sorted(growing) and growing[-1] == 2
     final = responses[-1].message
@@ -242,8 +250,8 @@ def test_strict_tools(emu: EmulatorServer) -> None:
 
 
 @pytest.mark.parametrize("mode", ["chat", "stream"])
-def test_reasoning_sent_back_on_tool_turn(emu: EmulatorServer, mode: str) -> None:
-    llm = make(emu, model="glm-5")
+def test_reasoning_sent_back_on_tool_turn(emu: EmulatorServer, mode: str, fmt: str) -> None:
+    llm = make(emu, api_format=fmt, model="glm-5")
     history = [ChatMessage(role="user", content="Please add 2 and 3")]
     first = llm.chat_with_tools([ADD], chat_history=history) if mode == "chat" else list(
         llm.stream_chat_with_tools([ADD], chat_history=history))[-1]
@@ -256,9 +264,9 @@ def test_reasoning_sent_back_on_tool_turn(emu: EmulatorServer, mode: str) -> Non
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_token_counting_handler(emu: EmulatorServer, stream: bool) -> None:
+def test_token_counting_handler(emu: EmulatorServer, stream: bool, fmt: str) -> None:
     counter = TokenCountingHandler()
-    llm = make(emu, callback_manager=CallbackManager([counter]))
+    llm = make(emu, api_format=fmt, callback_manager=CallbackManager([counter]))
     if stream:
         responses = list(llm.stream_chat(msgs("count these tokens")))
         usage = responses[-1].raw["usage"]
@@ -278,8 +286,12 @@ PROMPT = PromptTemplate("Extract the person: {text}")
 
 
 @pytest.mark.parametrize("method", ["function_calling", "json_schema"])
-async def test_structured_predict(emu: EmulatorServer, method: str) -> None:
-    llm = make(emu, model="qwen3.6-plus", structured_output_method=method)
+async def test_structured_predict(emu: EmulatorServer, method: str, fmt: str) -> None:
+    llm = make(emu, model="qwen3.6-plus", structured_output_method=method, api_format=fmt)
+    if fmt == "anthropic" and method == "json_schema":
+        with pytest.raises(InvalidInputError, match="use tool calling"):
+            llm.structured_predict(Person, PROMPT, text="Ann is 41")
+        return
     person = llm.structured_predict(Person, PROMPT, text="Ann is 41")
     assert isinstance(person, Person) and person.age == 41
     person = await llm.astructured_predict(Person, PROMPT, text="Bob is 52")
@@ -295,20 +307,20 @@ async def test_structured_predict(emu: EmulatorServer, method: str) -> None:
     assert astreamed[-1].age == 74
 
 
-def test_as_structured_llm(emu: EmulatorServer) -> None:
-    structured = make(emu).as_structured_llm(Person)
+def test_as_structured_llm(emu: EmulatorServer, fmt: str) -> None:
+    structured = make(emu, api_format=fmt).as_structured_llm(Person)
     response = structured.chat(msgs("Eve is 35"))
     assert isinstance(response.raw, Person) and response.raw.age == 35
 
 
-async def test_function_agent_multi_step(emu: EmulatorServer) -> None:
-    agent = FunctionAgent(tools=[add, multiply], llm=make(emu, model="glm-5"))
+async def test_function_agent_multi_step(emu: EmulatorServer, fmt: str) -> None:
+    agent = FunctionAgent(tools=[add, multiply], llm=make(emu, api_format=fmt, model="glm-5"))
     result = await agent.run("Use add on 3 and 4, then multiply the result by 5")
     assert str(result).endswith("The final answer is 35.")
 
 
-async def test_agent_workflow_streams_events(emu: EmulatorServer) -> None:
-    workflow = AgentWorkflow.from_tools_or_functions([add, multiply], llm=make(emu, model="kimi-k2.5"))
+async def test_agent_workflow_streams_events(emu: EmulatorServer, fmt: str) -> None:
+    workflow = AgentWorkflow.from_tools_or_functions([add, multiply], llm=make(emu, api_format=fmt, model="kimi-k2.5"))
     handler = workflow.run(user_msg="Use add on 2 and 8, then multiply the result by 3")
     deltas, tool_results = [], []
     async for event in handler.stream_events():
@@ -321,8 +333,8 @@ async def test_agent_workflow_streams_events(emu: EmulatorServer) -> None:
     assert "".join(deltas).endswith("The final answer is 30.") and str(result).endswith("30.")
 
 
-async def test_react_agent(emu: EmulatorServer) -> None:
-    agent = ReActAgent(tools=[add, multiply], llm=make(emu))
+async def test_react_agent(emu: EmulatorServer, fmt: str) -> None:
+    agent = ReActAgent(tools=[add, multiply], llm=make(emu, api_format=fmt))
     result = await agent.run("Use add on 3 and 4, then multiply the result by 5")
     assert str(result) == "The final answer is 35."
 
