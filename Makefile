@@ -16,12 +16,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m a2agent.demo
+	$(BIN)/python examples/demo.py
 
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider --nbmake tests notebooks
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

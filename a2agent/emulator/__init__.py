@@ -4,22 +4,29 @@
     with run_emulator() as emu:
         client = A2AgentClient(base_url=emu.base_url, api_key=emu.api_key)
 
-Also ``python -m a2agent.emulator --port 8765`` and the pytest fixture ``a2agent_emulator``
-(``pytest_plugins = ["a2agent.emulator.pytest_plugin"]``).
+Also ``python -m a2agent.emulator --port 8765``, the pytest fixture ``a2agent_emulator``
+(``pytest_plugins = ["a2agent.emulator.pytest_plugin"]``), and ``ensure_endpoint()`` for notebooks.
+Names load lazily, so ``ensure_endpoint`` works without Starlette when a real key is configured.
 """
 
-from ._app import Emulator, create_app
-from ._server import EmulatorServer, run_emulator
-from ._state import DEFAULT_API_KEY, NO_BALANCE_KEY, SUSPENDED_KEY, EmulatorConfig, EmulatorState
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_API_KEY",
-    "NO_BALANCE_KEY",
-    "SUSPENDED_KEY",
-    "Emulator",
-    "EmulatorConfig",
-    "EmulatorServer",
-    "EmulatorState",
-    "create_app",
-    "run_emulator",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Emulator": "._app", "create_app": "._app",
+    "EmulatorServer": "._server", "run_emulator": "._server",
+    "DEFAULT_API_KEY": "._state", "NO_BALANCE_KEY": "._state", "SUSPENDED_KEY": "._state",
+    "EmulatorConfig": "._state", "EmulatorState": "._state",
+    "Endpoint": "._endpoint", "ensure_endpoint": "._endpoint",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'a2agent.emulator' has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)
