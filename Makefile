@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export PYTHONDONTWRITEBYTECODE := 1
+
 
 .PHONY: setup demo test lint typecheck bench clean
 
@@ -12,7 +12,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv
-	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[all]' --group dev --group bench
+	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[all]' --group dev --group bench
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -336,3 +336,19 @@ def test_async_client_survives_several_event_loops(emu: EmulatorServer) -> None:
 
     # Each asyncio.run() has its own loop, as in scripts and notebooks that reuse a model.
     assert [asyncio.run(once(t)).split(": ")[-1] for t in ("a", "b", "c")] == ["a", "b", "c"]
+
+
+def test_proxy_environment_is_honoured(emu: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as s:  # a port with nothing listening: the "proxy" refuses connections
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{dead}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with A2AgentClient(base_url=emu.base_url, api_key=emu.api_key, max_retries=0) as client, \
+            pytest.raises(APIConnectionError):
+        client.list_models()  # went to the proxy, as httpx.Client would have
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    with A2AgentClient(base_url=emu.base_url, api_key=emu.api_key, max_retries=0) as client:
+        assert client.list_models()  # bypassed for this host
+    assert emu.requests == []  # list_models is not logged; nothing else reached the emulator

@@ -1,0 +1,174 @@
+"""The contenders, each behind the same three calls: invoke (sync), stream (sync, consumed), ainvoke."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+KEY = "sk-bench"
+PROMPT = "Say something short."
+LIMITS = {"max_connections": 1000, "max_keepalive_connections": 200}
+
+
+@dataclass
+class Contender:
+    name: str
+    invoke: Callable[[], Any]
+    stream: Callable[[str], int]  # model -> number of chunks seen
+    ainvoke: Callable[[], Coroutine[Any, Any, Any]]
+    astream: Callable[[str], Coroutine[Any, Any, int]]
+
+
+def raw_httpx(base_url: str) -> Contender:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    client = httpx.Client(limits=httpx.Limits(**LIMITS))
+    aclient = httpx.AsyncClient(limits=httpx.Limits(**LIMITS))
+    url = base_url + "/chat/completions"
+
+    def body(model: str, stream: bool = False) -> bytes:
+        payload: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": PROMPT}]}
+        if stream:
+            payload.update(stream=True, stream_options={"include_usage": True})
+        return json.dumps(payload).encode()
+
+    def invoke() -> str:
+        return str(json.loads(client.post(url, content=body("bench"), headers=headers).content)["choices"][0][
+            "message"]["content"])
+
+    def stream(model: str) -> int:
+        seen = 0
+        with client.stream("POST", url, content=body(model, True), headers=headers) as response:
+            for line in response.iter_lines():
+                if line.startswith("data: ") and line != "data: [DONE]":
+                    json.loads(line[6:])
+                    seen += 1
+        return seen
+
+    async def ainvoke() -> str:
+        response = await aclient.post(url, content=body("bench"), headers=headers)
+        return str(json.loads(response.content)["choices"][0]["message"]["content"])
+
+    async def astream(model: str) -> int:
+        seen = 0
+        async with aclient.stream("POST", url, content=body(model, True), headers=headers) as response:
+            async for line in response.aiter_lines():
+                if line.startswith("data: ") and line != "data: [DONE]":
+                    json.loads(line[6:])
+                    seen += 1
+        return seen
+
+    return Contender("raw httpx", invoke, stream, ainvoke, astream)
+
+
+def openai_sdk(base_url: str) -> Contender:
+    import openai
+
+    client, aclient = openai.OpenAI(base_url=base_url, api_key=KEY), openai.AsyncOpenAI(base_url=base_url,
+                                                                                          api_key=KEY)
+    messages = [{"role": "user", "content": PROMPT}]
+
+    def invoke() -> Any:
+        return client.chat.completions.create(model="bench", messages=messages).choices[0].message.content  # type: ignore[arg-type]
+
+    def stream(model: str) -> int:
+        return sum(1 for _ in client.chat.completions.create(model=model, messages=messages, stream=True,  # type: ignore[arg-type]
+                                                              stream_options={"include_usage": True}))
+
+    async def ainvoke() -> Any:
+        return (await aclient.chat.completions.create(model="bench", messages=messages)).choices[0]  # type: ignore[arg-type]
+
+    async def astream(model: str) -> int:
+        seen = 0
+        async for _ in await aclient.chat.completions.create(model=model, messages=messages, stream=True,  # type: ignore[arg-type]
+                                                             stream_options={"include_usage": True}):
+            seen += 1
+        return seen
+
+    return Contender("openai SDK", invoke, stream, ainvoke, astream)
+
+
+def _langchain(name: str, factory: Callable[[str], Any]) -> Contender:
+    llm = factory("bench")
+    streamers: dict[str, Any] = {}
+
+    def for_model(model: str) -> Any:
+        if model not in streamers:
+            streamers[model] = factory(model)
+        return streamers[model]
+
+    def stream(model: str) -> int:
+        return sum(1 for _ in for_model(model).stream(PROMPT))
+
+    async def astream(model: str) -> int:
+        seen = 0
+        async for _ in for_model(model).astream(PROMPT):
+            seen += 1
+        return seen
+
+    async def ainvoke() -> Any:
+        return await llm.ainvoke(PROMPT)
+
+    return Contender(name, lambda: llm.invoke(PROMPT), stream, ainvoke, astream)
+
+
+def chat_openai(base_url: str) -> Contender:
+    from langchain_openai import ChatOpenAI
+
+    return _langchain("ChatOpenAI", lambda m: ChatOpenAI(model=m, base_url=base_url, api_key=KEY,  # type: ignore[arg-type]
+                                                         stream_usage=True))
+
+
+def chat_a2agent(base_url: str) -> Contender:
+    from langchain_a2agent import ChatA2Agent
+
+    return _langchain("ChatA2Agent", lambda m: ChatA2Agent(model=m, base_url=base_url, api_key=KEY))
+
+
+def _llama(name: str, factory: Callable[[str], Any]) -> Contender:
+    from llama_index.core.llms import ChatMessage
+
+    messages = [ChatMessage(role="user", content=PROMPT)]
+    llm = factory("bench")
+    streamers: dict[str, Any] = {}
+
+    def for_model(model: str) -> Any:
+        if model not in streamers:
+            streamers[model] = factory(model)
+        return streamers[model]
+
+    def stream(model: str) -> int:
+        return sum(1 for _ in for_model(model).stream_chat(messages))
+
+    async def astream(model: str) -> int:
+        seen = 0
+        async for _ in await for_model(model).astream_chat(messages):
+            seen += 1
+        return seen
+
+    async def ainvoke() -> Any:
+        return await llm.achat(messages)
+
+    return Contender(name, lambda: llm.chat(messages), stream, ainvoke, astream)
+
+
+def openai_like(base_url: str) -> Contender:
+    from llama_index.llms.openai_like import OpenAILike
+
+    return _llama("OpenAILike", lambda m: OpenAILike(model=m, api_base=base_url, api_key=KEY, is_chat_model=True,
+                                                     context_window=32768))
+
+
+def a2agent_llm(base_url: str) -> Contender:
+    from llama_index_a2agent import A2AgentLLM
+
+    return _llama("A2AgentLLM", lambda m: A2AgentLLM(model=m, api_base=base_url, api_key=KEY, context_window=32768))
+
+
+CONTENDERS: dict[str, Callable[[str], Contender]] = {
+    "raw httpx": raw_httpx, "openai SDK": openai_sdk, "ChatOpenAI": chat_openai, "ChatA2Agent": chat_a2agent,
+    "OpenAILike": openai_like, "A2AgentLLM": a2agent_llm,
+}
