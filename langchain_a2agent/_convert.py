@@ -239,24 +239,29 @@ def chunk_to_generation(chunk: Mapping[str, Any]) -> ChatGenerationChunk | None:
                                                           response_metadata={"model_provider": PROVIDER}))
     choice = choices[0]
     delta = choice.get("delta") or {}
-    text = delta.get("content") or ""
+    # Runs once per streamed chunk: pass only the fields this chunk has (each one costs validation).
+    fields: dict[str, Any] = {"content": delta.get("content") or "", "response_metadata": {"model_provider": PROVIDER}}
+    if chunk.get("id"):
+        fields["id"] = chunk["id"]
+    if usage is not None:
+        fields["usage_metadata"] = usage
     additional = {k: delta[k] for k in ("reasoning_content", "reasoning_signature") if delta.get(k)}
-    tool_chunks = [
-        tool_call_chunk(name=(tc.get("function") or {}).get("name"), args=(tc.get("function") or {}).get("arguments"),
-                        id=tc.get("id"), index=tc.get("index", position))
-        for position, tc in enumerate(delta.get("tool_calls") or ()) if tc
-    ]
-    finish = choice.get("finish_reason")
-    metadata: dict[str, Any] = {"model_provider": PROVIDER}
+    if additional:
+        fields["additional_kwargs"] = additional
+    if delta.get("tool_calls"):
+        fields["tool_call_chunks"] = [
+            tool_call_chunk(name=(tc.get("function") or {}).get("name"),
+                            args=(tc.get("function") or {}).get("arguments"), id=tc.get("id"),
+                            index=tc.get("index", position))
+            for position, tc in enumerate(delta["tool_calls"]) if tc]
     info: dict[str, Any] | None = None
+    finish = choice.get("finish_reason")
     if finish:
+        metadata = fields["response_metadata"]
         metadata.update(finish_reason=finish, model_name=chunk.get("model"))
         if chunk.get("system_fingerprint"):
             metadata["system_fingerprint"] = chunk["system_fingerprint"]
         info = {"finish_reason": finish}
     if choice.get("logprobs"):
         info = {**(info or {}), "logprobs": choice["logprobs"]}
-    message = AIMessageChunk(content=text, tool_call_chunks=tool_chunks, response_metadata=metadata,
-                             additional_kwargs=additional,
-                             id=chunk.get("id") or None, usage_metadata=usage)
-    return ChatGenerationChunk(message=message, generation_info=info)
+    return ChatGenerationChunk(message=AIMessageChunk(**fields), generation_info=info)

@@ -26,8 +26,9 @@ from llama_index.core.base.llms.types import (
     ToolCallBlock,
 )
 
-from a2agent import InvalidInputError, StreamAccumulator
+from a2agent import InvalidInputError
 from a2agent._messages import split_tool_attachments
+from a2agent._stream import ChoiceState
 from a2agent.types import ToolCall
 
 
@@ -185,35 +186,50 @@ def completion_to_response(response: Mapping[str, Any]) -> ChatResponse:
     return chat
 
 
+_NO_DELTA: Mapping[str, Any] = {}
+
+
 class StreamState:
-    """Folds canonical chunks (with the core accumulator) into cumulative ChatResponses."""
+    """Folds canonical chunks into cumulative ChatResponses; tool calls merge in the core's ChoiceState.
+
+    Runs once per streamed chunk, so it does only what the chunk needs: no copy of the raw chunk,
+    usage and logprobs mapped only when present.
+    """
+
+    __slots__ = ("calls", "choice", "reasoning", "signature", "text")
 
     def __init__(self) -> None:
-        self.acc = StreamAccumulator()
+        self.choice = ChoiceState()
         self.text = ""
         self.reasoning = ""
         self.signature = ""
         self.calls: list[ToolCall] = []
 
     def response(self, chunk: Mapping[str, Any]) -> ChatResponse | None:
-        self.acc.feed(chunk)  # type: ignore[arg-type]
-        choices: list[Any] = chunk.get("choices") or []
-        extra = usage_kwargs(chunk.get("usage"))
-        delta: Mapping[str, Any] = (choices[0].get("delta") or {}) if choices else {}
-        if not choices and not extra:
+        choices = chunk.get("choices")
+        usage = chunk.get("usage")
+        extra = usage_kwargs(usage) if usage else {}
+        if choices:
+            choice = choices[0]
+            delta = choice.get("delta") or _NO_DELTA
+        elif extra:
+            choice = delta = _NO_DELTA
+        else:
             return None
         text_delta = delta.get("content") or ""
-        thinking_delta = delta.get("reasoning_content") or ""
-        self.text += text_delta
-        self.reasoning += thinking_delta
-        self.signature += delta.get("reasoning_signature") or ""
-        if delta.get("tool_calls"):
-            self.calls = self.acc.choices[choices[0].get("index") or 0].current_tool_calls()
+        if text_delta:
+            self.text += text_delta
+        thinking_delta = delta.get("reasoning_content")
         if thinking_delta:
+            self.reasoning += thinking_delta
             extra["thinking_delta"] = thinking_delta
-        if choices and choices[0].get("finish_reason"):
-            extra["finish_reason"] = choices[0]["finish_reason"]
+        if delta.get("reasoning_signature"):
+            self.signature += delta["reasoning_signature"]
+        if delta.get("tool_calls"):
+            self.choice.merge_tool_calls(delta["tool_calls"])
+            self.calls = self.choice.current_tool_calls()
+        if choice.get("finish_reason"):
+            extra["finish_reason"] = choice["finish_reason"]
         return ChatResponse(message=_message(self.text, self.reasoning or None, self.calls, self.signature or None),
-                            delta=text_delta,
-                            raw=dict(chunk), logprobs=logprobs_of(choices[0]) if choices else None,
-                            additional_kwargs=extra)
+                            delta=text_delta, raw=chunk, additional_kwargs=extra,
+                            logprobs=logprobs_of(choice) if choice.get("logprobs") else None)
