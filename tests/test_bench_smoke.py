@@ -1,0 +1,66 @@
+"""The benchmark harness stays runnable: its server answers, every contender completes each call.
+
+Behaviour only; timings are the benchmark's business (make bench), never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bench.clients import CONTENDERS
+from bench.run import report
+
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture(scope="module")
+def bench_url() -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "bench.server", "--port", str(port)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and "bench server" in proc.stdout.readline()
+    yield f"http://127.0.0.1:{port}/v1"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_bench_server_speaks_openai(bench_url: str) -> None:
+    body = {"model": "bench-stream-3", "messages": [{"role": "user", "content": "x"}], "stream": True}
+    lines = httpx.post(bench_url + "/chat/completions", json=body).text.split("\n\n")
+    assert lines[-2] == "data: [DONE]"
+    chunks = [json.loads(line[6:]) for line in lines[:-2]]
+    assert [c["choices"][0]["delta"].get("content") for c in chunks[1:4]] == ["tok0 ", "tok1 ", "tok2 "]
+    assert chunks[-1]["usage"]["completion_tokens"] == 3
+    plain = httpx.post(bench_url + "/chat/completions", json={**body, "stream": False}).json()
+    assert plain["choices"][0]["message"]["content"].startswith("The quick brown fox")
+
+
+@pytest.mark.parametrize("name", list(CONTENDERS))
+def test_every_contender_completes(name: str, bench_url: str) -> None:
+    contender = CONTENDERS[name](bench_url)
+    assert contender.invoke()
+    assert contender.stream("bench-stream-20") >= 20
+
+    async def run() -> None:
+        assert await contender.ainvoke()
+        assert await contender.astream("bench-stream-20") >= 20
+
+    asyncio.run(run())
+
+
+def test_report_shape() -> None:
+    row = {"invoke": 0.0003, "stream": 0.006, "fanout": 0.5, "memory": 10.0, "import": 0.1}
+    table = report({"raw httpx": row,
+                    "ChatA2Agent": {**row, "invoke": 0.0006, "import_delta": 0.02, "import_after_core": 0.01}})
+    assert "| ChatA2Agent | 600 µs | 2.00 |" in table and "20 ms / 10 ms" in table
