@@ -63,6 +63,31 @@ class _ClientBase:
                 f"max_retries={self.config.policy.max_retries})")
 
 
+class _Chunks:
+    """The per-event step both stream classes share: decode, skip bookkeeping, stop at ``[DONE]``
+    (then keep draining, so the keep-alive connection returns to the pool), feed the accumulator."""
+
+    __slots__ = ("accumulator", "decode", "done")
+
+    def __init__(self, decode: Callable[[ServerSentEvent], Any], accumulate: bool) -> None:
+        self.decode = decode
+        self.accumulator = StreamAccumulator() if accumulate else None
+        self.done = False
+
+    def __call__(self, sse: ServerSentEvent) -> ChatCompletionChunk | None:
+        if self.done:
+            return None
+        chunk = self.decode(sse)
+        if chunk is None:
+            return None
+        if chunk is DONE:
+            self.done = True
+            return None
+        if self.accumulator is not None:
+            self.accumulator.feed(chunk)
+        return chunk  # type: ignore[no-any-return]
+
+
 class ChatStream:
     """Iterator of canonical chunks; a context manager that closes the HTTP response.
 
@@ -72,24 +97,16 @@ class ChatStream:
     def __init__(self, events: Iterator[ServerSentEvent], decode: Callable[[ServerSentEvent], Any],
                  accumulate: bool = True) -> None:
         self._events = events
-        self._decode = decode
-        self.accumulator = StreamAccumulator() if accumulate else None
+        self._step = _Chunks(decode, accumulate)
+        self.accumulator = self._step.accumulator
         self._iterator = self._iterate()
 
     def _iterate(self) -> Generator[ChatCompletionChunk, None, None]:
-        decode, acc, done = self._decode, self.accumulator, False
+        step = self._step
         for sse in self._events:
-            if done:  # drain after [DONE] so the keep-alive connection goes back to the pool
-                continue
-            chunk = decode(sse)
-            if chunk is None:
-                continue
-            if chunk is DONE:
-                done = True
-                continue
-            if acc is not None:
-                acc.feed(chunk)
-            yield chunk
+            chunk = step(sse)
+            if chunk is not None:
+                yield chunk
 
     def __iter__(self) -> Iterator[ChatCompletionChunk]:
         return self._iterator
@@ -123,24 +140,16 @@ class AsyncChatStream:
     def __init__(self, events: AsyncIterator[ServerSentEvent], decode: Callable[[ServerSentEvent], Any],
                  accumulate: bool = True) -> None:
         self._events = events
-        self._decode = decode
-        self.accumulator = StreamAccumulator() if accumulate else None
+        self._step = _Chunks(decode, accumulate)
+        self.accumulator = self._step.accumulator
         self._iterator = self._iterate()
 
     async def _iterate(self) -> AsyncGenerator[ChatCompletionChunk, None]:
-        decode, acc, done = self._decode, self.accumulator, False
+        step = self._step
         async for sse in self._events:
-            if done:
-                continue
-            chunk = decode(sse)
-            if chunk is None:
-                continue
-            if chunk is DONE:
-                done = True
-                continue
-            if acc is not None:
-                acc.feed(chunk)
-            yield chunk
+            chunk = step(sse)
+            if chunk is not None:
+                yield chunk
 
     def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
         return self._iterator

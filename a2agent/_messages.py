@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["split_tool_attachments"]
+from ._errors import InvalidInputError
+
+__all__ = ["normalize_tool_choice", "split_tool_attachments"]
+
+_TOOL_CHOICES = ("auto", "none", "required")
+_ALL_CHOICES = [*_TOOL_CHOICES, "any"]
+
+
+def normalize_tool_choice(choice: str | Mapping[str, Any], names: list[str]) -> str | dict[str, Any]:
+    """A framework's tool choice as the wire wants it: "auto" | "none" | "required" (also "any"), a
+    bound tool's name (-> a function choice), or a wire dict passed through. Unknown names raise."""
+    if isinstance(choice, Mapping):
+        return dict(choice)
+    if choice == "any":
+        return "required"
+    if choice in _TOOL_CHOICES:
+        return choice
+    if isinstance(choice, str) and choice in names:
+        return {"type": "function", "function": {"name": choice}}
+    raise InvalidInputError(f"tool_choice {choice!r} is not one of the bound tools {names} "
+                            f"nor one of {_ALL_CHOICES}")
 
 
 def split_tool_attachments(messages: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -91,28 +91,34 @@ def openai_sdk(base_url: str) -> Contender:
     return Contender("openai SDK", invoke, stream, ainvoke, astream)
 
 
-def _langchain(name: str, factory: Callable[[str], Any]) -> Contender:
+def _framework(name: str, factory: Callable[[str], Any], call: Callable[[Any], Any],
+               acall: Callable[[Any], Coroutine[Any, Any, Any]], stream: Callable[[Any], Any],
+               astream: Callable[[Any], Coroutine[Any, Any, Any]]) -> Contender:
+    """A framework model behind the four calls; one instance per model name (streams use their own)."""
     llm = factory("bench")
-    streamers: dict[str, Any] = {}
+    models: dict[str, Any] = {}
 
     def for_model(model: str) -> Any:
-        if model not in streamers:
-            streamers[model] = factory(model)
-        return streamers[model]
+        if model not in models:
+            models[model] = factory(model)
+        return models[model]
 
-    def stream(model: str) -> int:
-        return sum(1 for _ in for_model(model).stream(PROMPT))
-
-    async def astream(model: str) -> int:
+    async def consume(model: str) -> int:
         seen = 0
-        async for _ in for_model(model).astream(PROMPT):
+        async for _ in await astream(for_model(model)):
             seen += 1
         return seen
 
-    async def ainvoke() -> Any:
-        return await llm.ainvoke(PROMPT)
+    return Contender(name, lambda: call(llm), lambda model: sum(1 for _ in stream(for_model(model))),
+                     lambda: acall(llm), consume)
 
-    return Contender(name, lambda: llm.invoke(PROMPT), stream, ainvoke, astream)
+
+def _langchain(name: str, factory: Callable[[str], Any]) -> Contender:
+    async def astream(llm: Any) -> Any:
+        return llm.astream(PROMPT)
+
+    return _framework(name, factory, lambda llm: llm.invoke(PROMPT), lambda llm: llm.ainvoke(PROMPT),
+                      lambda llm: llm.stream(PROMPT), astream)
 
 
 def chat_openai(base_url: str) -> Contender:
@@ -132,27 +138,8 @@ def _llama(name: str, factory: Callable[[str], Any]) -> Contender:
     from llama_index.core.llms import ChatMessage
 
     messages = [ChatMessage(role="user", content=PROMPT)]
-    llm = factory("bench")
-    streamers: dict[str, Any] = {}
-
-    def for_model(model: str) -> Any:
-        if model not in streamers:
-            streamers[model] = factory(model)
-        return streamers[model]
-
-    def stream(model: str) -> int:
-        return sum(1 for _ in for_model(model).stream_chat(messages))
-
-    async def astream(model: str) -> int:
-        seen = 0
-        async for _ in await for_model(model).astream_chat(messages):
-            seen += 1
-        return seen
-
-    async def ainvoke() -> Any:
-        return await llm.achat(messages)
-
-    return Contender(name, lambda: llm.chat(messages), stream, ainvoke, astream)
+    return _framework(name, factory, lambda llm: llm.chat(messages), lambda llm: llm.achat(messages),
+                      lambda llm: llm.stream_chat(messages), lambda llm: llm.astream_chat(messages))
 
 
 def openai_like(base_url: str) -> Contender:

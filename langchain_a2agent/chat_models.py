@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any, Literal, Self
 
@@ -22,14 +22,12 @@ from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from a2agent import A2AgentClient, AsyncA2AgentClient, InvalidInputError, get_model_profile
+from a2agent._messages import normalize_tool_choice
 from a2agent.types import Model
 
 from ._convert import PROVIDER, chunk_to_generation, completion_to_result, messages_to_dicts
 
 __all__ = ["ChatA2Agent"]
-
-_TOOL_CHOICES = ("auto", "none", "required")
-
 
 class ChatA2Agent(BaseChatModel):
     """Chat model for the A2Agent gateway (DeepSeek, GLM, Kimi, MiniMax, Qwen behind one key).
@@ -326,21 +324,13 @@ class ChatA2Agent(BaseChatModel):
 
 
 def _tool_choice(choice: dict[str, Any] | str | bool, names: list[str]) -> dict[str, Any] | str:
-    if choice is True:
+    if choice is True:  # LangChain's "the single bound tool"
         if len(names) != 1:
             raise InvalidInputError(f"tool_choice=True needs exactly one tool, got {len(names)}")
         choice = names[0]
-    if isinstance(choice, Mapping):
-        return dict(choice)
-    if choice == "any":
-        return "required"
-    if choice in _TOOL_CHOICES:
-        return str(choice)
-    if isinstance(choice, str):
-        if choice not in names:
-            raise InvalidInputError(f"tool_choice {choice!r} is not one of the bound tools {names}")
-        return {"type": "function", "function": {"name": choice}}
-    raise InvalidInputError(f"Unsupported tool_choice {choice!r}")
+    if isinstance(choice, bool):
+        raise InvalidInputError(f"Unsupported tool_choice {choice!r}")
+    return normalize_tool_choice(choice, names)
 
 
 def _json_schema_format(schema: dict[str, Any] | type, strict: bool | None) -> dict[str, Any]:

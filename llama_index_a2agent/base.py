@@ -33,6 +33,7 @@ from llama_index.core.prompts import PromptTemplate
 from llama_index.core.types import Model, PydanticProgramMode
 
 from a2agent import A2AgentClient, AsyncA2AgentClient, InvalidInputError, get_model_profile
+from a2agent._messages import normalize_tool_choice
 from a2agent.types import Model as WireModel
 
 from ._convert import StreamState, completion_to_response, messages_to_dicts
@@ -320,15 +321,7 @@ def _require_tool(llm_kwargs: dict[str, Any] | None) -> dict[str, Any]:
 def _tool_choice(choice: str | dict[str, Any] | None, required: bool, names: list[str]) -> str | dict[str, Any]:
     if choice is None:
         return "required" if required else "auto"
-    if isinstance(choice, dict):
-        return choice
-    if choice in ("auto", "none", "required"):
-        return choice
-    if choice == "any":
-        return "required"
-    if choice not in names:
-        raise InvalidInputError(f"tool_choice {choice!r} is not one of the tools {names}")
-    return {"type": "function", "function": {"name": choice}}
+    return normalize_tool_choice(choice, names)
 
 
 def _parse_args(block: ToolCallBlock) -> dict[str, Any]:

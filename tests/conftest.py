@@ -79,6 +79,16 @@ async def api(mode: str, emu: EmulatorServer) -> Any:
     await client.close()
 
 
+def last_request_body(emu: EmulatorServer) -> dict[str, Any]:
+    """The emulator's last request in canonical form, whichever wire format carried it."""
+    from a2agent.emulator._anthropic import to_canonical
+
+    request = emu.requests[-1]
+    if request["path"].endswith("/messages"):
+        return to_canonical(request["body"])
+    return request["body"]  # type: ignore[no-any-return]
+
+
 @pytest.fixture(params=["openai", "anthropic"])
 def fmt(request: pytest.FixtureRequest) -> str:
     """Wire format: adapter tests that take it run once per format."""

@@ -18,8 +18,8 @@ from typing_extensions import TypedDict
 
 from a2agent import APITimeoutError, AuthenticationError, InvalidInputError
 from a2agent.emulator import EmulatorServer
-from a2agent.emulator._anthropic import to_canonical
 from langchain_a2agent import ChatA2Agent
+from tests.conftest import last_request_body
 
 
 @tool
@@ -67,12 +67,7 @@ def make(emu: EmulatorServer, **kwargs: Any) -> ChatA2Agent:
     return ChatA2Agent(api_key=emu.api_key, base_url=emu.base_url, **kwargs)
 
 
-def last_body(emu: EmulatorServer) -> dict[str, Any]:
-    """The last request in canonical form, whichever wire format carried it."""
-    request = emu.requests[-1]
-    if request["path"].endswith("/messages"):
-        return to_canonical(request["body"])
-    return request["body"]  # type: ignore[no-any-return]
+last_body = last_request_body
 
 
 async def call(llm: Any, mode: str, messages: Any) -> Any:

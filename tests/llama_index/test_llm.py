@@ -19,8 +19,8 @@ from pydantic import BaseModel
 
 from a2agent import APITimeoutError, AuthenticationError, InvalidInputError
 from a2agent.emulator import EmulatorServer
-from a2agent.emulator._anthropic import to_canonical
 from llama_index_a2agent import A2AgentLLM
+from tests.conftest import last_request_body
 
 
 def add(a: int, b: int) -> int:
@@ -48,12 +48,7 @@ def make(emu: EmulatorServer, **kwargs: Any) -> A2AgentLLM:
     return A2AgentLLM(api_key=emu.api_key, api_base=emu.base_url, **kwargs)
 
 
-def last_body(emu: EmulatorServer) -> dict[str, Any]:
-    """The last request in canonical form, whichever wire format carried it."""
-    request = emu.requests[-1]
-    if request["path"].endswith("/messages"):
-        return to_canonical(request["body"])
-    return request["body"]  # type: ignore[no-any-return]
+last_body = last_request_body
 
 
 def msgs(text: str) -> list[ChatMessage]:
@@ -209,7 +204,7 @@ def test_tool_choice(emu: EmulatorServer, kwargs: dict[str, Any], wire: Any, fmt
 
 
 def test_tool_choice_unknown_name() -> None:
-    with pytest.raises(InvalidInputError, match="not one of the tools"):
+    with pytest.raises(InvalidInputError, match="not one of the bound tools"):
         A2AgentLLM(api_key="sk-x")._prepare_chat_with_tools([ADD], tool_choice="divide")
 
 
