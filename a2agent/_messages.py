@@ -1,4 +1,4 @@
-"""Pure helpers over canonical (OpenAI-shape) request messages, shared by both adapters."""
+"""Pure helpers over canonical (OpenAI-shape) requests and responses, shared by both adapters."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from ._errors import InvalidInputError
 
-__all__ = ["normalize_tool_choice", "split_tool_attachments"]
+__all__ = ["normalize_tool_choice", "split_tool_attachments", "token_details"]
 
 _TOOL_CHOICES = ("auto", "none", "required")
 _ALL_CHOICES = [*_TOOL_CHOICES, "any"]
@@ -54,3 +54,16 @@ def split_tool_attachments(messages: Iterable[dict[str, Any]]) -> list[dict[str,
     if deferred:
         out.append({"role": "user", "content": deferred})
     return out
+
+
+def token_details(usage: Mapping[str, Any]) -> tuple[int | None, int | None]:
+    """(cached prompt tokens, reasoning tokens) of a canonical usage dict, None where not reported.
+
+    Cached tokens come as OpenAI's ``prompt_tokens_details.cached_tokens`` or, from DeepSeek, as
+    ``prompt_cache_hit_tokens``; either may be absent or null.
+    """
+    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
+    if cached is None:
+        cached = usage.get("prompt_cache_hit_tokens")
+    reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
+    return (None if cached is None else int(cached), None if reasoning is None else int(reasoning))

@@ -269,7 +269,7 @@ class SyncTransport:
     def request(self, method: str, path: str, payload: Any = None, *, timeout: Timeout | object = None,
                 headers: Mapping[str, str] | None = None) -> Any:
         request = _build_request(self.config, self._client, method, path, payload, timeout, headers)
-        url = str(request.url)
+        url = self.config.base_url + path  # for error messages only
         attempt = 0
         while True:
             try:
@@ -289,7 +289,7 @@ class SyncTransport:
                headers: Mapping[str, str] | None = None) -> Iterator[ServerSentEvent]:
         """Yield SSE events; retried like ``request`` until the first event has been yielded."""
         request = _build_request(self.config, self._client, "POST", path, payload, timeout, headers, stream=True)
-        url = str(request.url)
+        url = self.config.base_url + path  # for error messages only
         attempt = 0
         while True:
             delivered = False
@@ -353,7 +353,7 @@ class AsyncTransport:
     async def request(self, method: str, path: str, payload: Any = None, *, timeout: Timeout | object = None,
                       headers: Mapping[str, str] | None = None) -> Any:
         request = _build_request(self.config, self._client, method, path, payload, timeout, headers)
-        url = str(request.url)
+        url = self.config.base_url + path  # for error messages only
         attempt = 0
         while True:
             try:
@@ -372,7 +372,7 @@ class AsyncTransport:
     async def stream(self, path: str, payload: Any, *, timeout: Timeout | object = None,
                      headers: Mapping[str, str] | None = None) -> AsyncIterator[ServerSentEvent]:
         request = _build_request(self.config, self._client, "POST", path, payload, timeout, headers, stream=True)
-        url = str(request.url)
+        url = self.config.base_url + path  # for error messages only
         attempt = 0
         while True:
             delivered = False

@@ -27,7 +27,7 @@ from langchain_core.output_parsers.openai_tools import make_invalid_tool_call, p
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from a2agent import InvalidInputError
-from a2agent._messages import split_tool_attachments
+from a2agent._messages import split_tool_attachments, token_details
 
 PROVIDER = "a2agent"
 _DATA_BLOCKS = frozenset({"image", "audio", "file"})
@@ -170,14 +170,11 @@ def usage_to_metadata(usage: Mapping[str, Any] | None) -> UsageMetadata | None:
     completion = int(usage.get("completion_tokens") or 0)
     meta = UsageMetadata(input_tokens=prompt, output_tokens=completion,
                          total_tokens=int(usage.get("total_tokens") or prompt + completion))
-    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
-    if cached is None:
-        cached = usage.get("prompt_cache_hit_tokens")
+    cached, reasoning = token_details(usage)
     if cached is not None:
-        meta["input_token_details"] = InputTokenDetails(cache_read=int(cached))
-    reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
+        meta["input_token_details"] = InputTokenDetails(cache_read=cached)
     if reasoning is not None:
-        meta["output_token_details"] = OutputTokenDetails(reasoning=int(reasoning))
+        meta["output_token_details"] = OutputTokenDetails(reasoning=reasoning)
     return meta
 
 

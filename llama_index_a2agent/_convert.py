@@ -27,7 +27,7 @@ from llama_index.core.base.llms.types import (
 )
 
 from a2agent import InvalidInputError
-from a2agent._messages import split_tool_attachments
+from a2agent._messages import split_tool_attachments, token_details
 from a2agent._stream import ChoiceState
 from a2agent.types import ToolCall
 
@@ -136,10 +136,9 @@ def usage_kwargs(usage: Mapping[str, Any] | None) -> dict[str, Any]:
     if not usage:
         return {}
     out = {k: usage.get(k, 0) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
-    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens", usage.get("prompt_cache_hit_tokens"))
+    cached, reasoning = token_details(usage)
     if cached is not None:
         out["cached_tokens"] = cached
-    reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
     if reasoning is not None:
         out["reasoning_tokens"] = reasoning
     return out
