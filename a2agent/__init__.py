@@ -10,6 +10,7 @@ from ._client import A2AgentClient, AsyncA2AgentClient, AsyncChatStream, ChatStr
 from ._errors import (
     A2AgentError,
     APIConnectionError,
+    APIResponseError,
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
@@ -35,6 +36,7 @@ __all__ = [
     "A2AgentClient",
     "A2AgentError",
     "APIConnectionError",
+    "APIResponseError",
     "APIStatusError",
     "APITimeoutError",
     "AsyncA2AgentClient",

@@ -18,9 +18,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._errors import InvalidInputError, StreamError, error_message
+from ._codec import DONE
+from ._errors import APIResponseError, InvalidInputError, StreamError, error_message
 from ._models import get_model_profile
-from ._sse import DONE, ServerSentEvent
+from ._sse import ServerSentEvent
 from .types import ChatCompletion, ToolCall, Usage
 
 __all__ = ["AnthropicCodec", "anthropic_usage"]
@@ -185,7 +186,7 @@ class AnthropicCodec:
 
     def decode_response(self, body: Any) -> ChatCompletion:
         if not isinstance(body, dict) or not isinstance(body.get("content"), list):
-            raise StreamError(f"Unexpected Anthropic messages response: {str(body)[:200]!r}", body=body)
+            raise APIResponseError(f"Unexpected Anthropic messages response: {str(body)[:200]!r}", body=body)
         text, thinking, signature, calls = [], [], "", []
         for block in body["content"]:
             kind = block.get("type")
@@ -210,6 +211,10 @@ class AnthropicCodec:
 
     def event_decoder(self) -> Callable[[ServerSentEvent], Any]:
         return _EventDecoder()
+
+    @staticmethod
+    def is_end(sse: ServerSentEvent) -> bool:
+        return sse.event == "message_stop" or '"message_stop"' in sse.data[:64]
 
 
 def _tool_call(block: Mapping[str, Any]) -> ToolCall:
@@ -251,13 +256,18 @@ class _EventDecoder:
     def __call__(self, sse: ServerSentEvent) -> Any:
         try:
             event = json.loads(sse.data)
-        except ValueError as exc:
-            raise StreamError(f"Malformed JSON in Anthropic stream: {sse.data[:200]!r}") from exc
+        except ValueError:
+            raise StreamError(f"Malformed JSON in Anthropic stream: {sse.data[:200]!r}") from None
         kind = event.get("type") if isinstance(event, dict) else None
-        handler = _HANDLERS.get(kind or "")
+        handler = _HANDLERS.get(kind if isinstance(kind, str) else "")
         if handler is None:
+            if sse.event == "error":
+                raise StreamError(f"Error in stream: {error_message(event, 'unknown error')}", body=event)
             return None  # ping and event types added later are ignorable by contract
-        return handler(self, event)
+        try:
+            return handler(self, event)
+        except (AttributeError, TypeError, KeyError) as exc:  # a field of the wrong type inside the event
+            raise StreamError(f"Malformed Anthropic {kind} event: {sse.data[:200]!r}", body=event) from exc
 
     def message_start(self, event: dict[str, Any]) -> Any:
         message = event.get("message") or {}

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._codec import Codec, get_codec, validate_chat_payload
-from ._errors import InvalidInputError, StreamError
+from ._codec import DONE, Codec, get_codec, validate_chat_payload
+from ._errors import APIResponseError, InvalidInputError, StreamError
 from ._models import ModelProfile, get_model_profile
 from ._retry import RetryPolicy
-from ._sse import DONE, ServerSentEvent
-from ._stream import StreamAccumulator
-from ._transport import AsyncTransport, SyncTransport, Timeout, TransportConfig
+from ._sse import ServerSentEvent
+from ._stream import StreamAccumulator, completion_to_chunk
+from ._transport import AsyncTransport, ResponseBody, SyncTransport, Timeout, TransportConfig
 from .types import ChatCompletion, ChatCompletionChunk, Model
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ class _ClientBase:
     def _models(body: Any) -> list[Model]:
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list):
-            raise StreamError(f"Unexpected /models response: {str(body)[:200]!r}", body=body)
+            raise APIResponseError(f"Unexpected /models response: {str(body)[:200]!r}", body=body)
         return data
 
     @staticmethod
@@ -63,29 +63,33 @@ class _ClientBase:
                 f"max_retries={self.config.policy.max_retries})")
 
 
-class _Chunks:
-    """The per-event step both stream classes share: decode, skip bookkeeping, stop at ``[DONE]``
-    (then keep draining, so the keep-alive connection returns to the pool), feed the accumulator."""
+class _StreamStep:
+    """The per-event step both stream classes share: decode one event into a canonical chunk, feed
+    the accumulator, and say when the stream is over (``DONE``: the format's end marker, or a whole
+    JSON answer). The stream classes stop reading there and close the response at once, so a
+    server that keeps the connection open after ``[DONE]`` cannot hold the caller."""
 
-    __slots__ = ("accumulator", "decode", "done")
+    __slots__ = ("accumulator", "decode", "decode_response")
 
-    def __init__(self, decode: Callable[[ServerSentEvent], Any], accumulate: bool) -> None:
-        self.decode = decode
+    def __init__(self, codec: Codec, accumulate: bool) -> None:
+        self.decode = codec.event_decoder()
+        self.decode_response = codec.decode_response
         self.accumulator = StreamAccumulator() if accumulate else None
-        self.done = False
 
-    def __call__(self, sse: ServerSentEvent) -> ChatCompletionChunk | None:
-        if self.done:
-            return None
-        chunk = self.decode(sse)
-        if chunk is None:
-            return None
-        if chunk is DONE:
-            self.done = True
-            return None
-        if self.accumulator is not None:
-            self.accumulator.feed(chunk)
-        return chunk  # type: ignore[no-any-return]
+    def __call__(self, item: ServerSentEvent | ResponseBody) -> Any:
+        """A chunk, None (nothing for the caller), DONE, or a (chunk, DONE) pair for a whole body."""
+        try:
+            if type(item) is ResponseBody:
+                chunk = completion_to_chunk(self.decode_response(item.body))
+                if self.accumulator is not None:
+                    self.accumulator.feed(chunk)
+                return chunk, DONE
+            chunk = self.decode(item)  # type: ignore[arg-type]  # not a ResponseBody: an event
+            if chunk is not None and chunk is not DONE and self.accumulator is not None:
+                self.accumulator.feed(chunk)
+        except (AttributeError, TypeError, KeyError) as exc:  # a chunk of the wrong shape, deep inside
+            raise StreamError(f"Malformed stream event: {type(exc).__name__}: {exc}") from None
+        return chunk
 
 
 class ChatStream:
@@ -94,19 +98,30 @@ class ChatStream:
     With ``accumulate=True`` (default) ``get_final_completion()`` returns the merged response.
     """
 
-    def __init__(self, events: Iterator[ServerSentEvent], decode: Callable[[ServerSentEvent], Any],
+    def __init__(self, events: Iterator[ServerSentEvent | ResponseBody], codec: Codec,
                  accumulate: bool = True) -> None:
         self._events = events
-        self._step = _Chunks(decode, accumulate)
+        self._step = _StreamStep(codec, accumulate)
         self.accumulator = self._step.accumulator
         self._iterator = self._iterate()
 
     def _iterate(self) -> Generator[ChatCompletionChunk, None, None]:
         step = self._step
-        for sse in self._events:
-            chunk = step(sse)
-            if chunk is not None:
+        try:
+            for item in self._events:
+                chunk = step(item)
+                if chunk is None:
+                    continue
+                if chunk is DONE:
+                    return
+                if type(chunk) is tuple:
+                    yield chunk[0]
+                    return
                 yield chunk
+        finally:
+            close = getattr(self._events, "close", None)  # the transport's generator: closes the response
+            if close is not None:
+                close()
 
     def __iter__(self) -> Iterator[ChatCompletionChunk]:
         return self._iterator
@@ -137,19 +152,30 @@ class ChatStream:
 class AsyncChatStream:
     """Async twin of ``ChatStream``."""
 
-    def __init__(self, events: AsyncIterator[ServerSentEvent], decode: Callable[[ServerSentEvent], Any],
+    def __init__(self, events: AsyncIterator[ServerSentEvent | ResponseBody], codec: Codec,
                  accumulate: bool = True) -> None:
         self._events = events
-        self._step = _Chunks(decode, accumulate)
+        self._step = _StreamStep(codec, accumulate)
         self.accumulator = self._step.accumulator
         self._iterator = self._iterate()
 
     async def _iterate(self) -> AsyncGenerator[ChatCompletionChunk, None]:
         step = self._step
-        async for sse in self._events:
-            chunk = step(sse)
-            if chunk is not None:
+        try:
+            async for item in self._events:
+                chunk = step(item)
+                if chunk is None:
+                    continue
+                if chunk is DONE:
+                    return
+                if type(chunk) is tuple:
+                    yield chunk[0]
+                    return
                 yield chunk
+        finally:
+            aclose = getattr(self._events, "aclose", None)  # the transport's generator: closes the response
+            if aclose is not None:
+                await aclose()
 
     def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
         return self._iterator
@@ -198,9 +224,9 @@ class A2AgentClient(_ClientBase):
     def stream_chat_completions(self, payload: Mapping[str, Any], *, accumulate: bool = True,
                                 timeout: Timeout | object = None,
                                 headers: Mapping[str, str] | None = None) -> ChatStream:
-        events = self._transport.stream(self._codec.chat_path, self._body(payload, True),
+        events = self._transport.stream(self._codec.chat_path, self._body(payload, True), is_end=self._codec.is_end,
                                         timeout=timeout, headers=self._headers(headers))
-        return ChatStream(events, self._codec.event_decoder(), accumulate)
+        return ChatStream(events, self._codec, accumulate)
 
     def list_models(self) -> list[Model]:
         return self._models(self._transport.request("GET", "/models"))
@@ -236,9 +262,9 @@ class AsyncA2AgentClient(_ClientBase):
     def stream_chat_completions(self, payload: Mapping[str, Any], *, accumulate: bool = True,
                                 timeout: Timeout | object = None,
                                 headers: Mapping[str, str] | None = None) -> AsyncChatStream:
-        events = self._transport.stream(self._codec.chat_path, self._body(payload, True),
+        events = self._transport.stream(self._codec.chat_path, self._body(payload, True), is_end=self._codec.is_end,
                                         timeout=timeout, headers=self._headers(headers))
-        return AsyncChatStream(events, self._codec.event_decoder(), accumulate)
+        return AsyncChatStream(events, self._codec, accumulate)
 
     async def list_models(self) -> list[Model]:
         return self._models(await self._transport.request("GET", "/models"))

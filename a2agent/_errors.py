@@ -1,4 +1,4 @@
-"""Typed errors raised by the a2agent core.
+"""Typed errors raised by the a2agent core, and the ONE place secrets are scrubbed.
 
     A2AgentError
     ├── InvalidInputError (also ValueError)   bad arguments or payloads, caught before any request
@@ -13,19 +13,27 @@
     │   ├── UnprocessableEntityError   422
     │   ├── RateLimitError             429   (``is_quota_exhausted`` for balance/quota 429s)
     │   └── InternalServerError        >=500
-    └── StreamError                           an error event arrived inside a 200 stream
+    └── APIResponseError                      a 200 response that cannot be used (not a completion, no events)
+        └── StreamError                       an error event, or a malformed event, inside a 200 stream
 
-No message, ``repr`` or ``body`` ever contains the API key: bodies are scrubbed with
-``scrub_secret`` before an error is built, because gateways sometimes echo the key back.
+Scrubbing is enforced by the classes themselves, so a new error path cannot forget it: every API
+key a client was configured with is registered here (``register_secret``), and ``A2AgentError``
+scrubs its message and every attribute assigned to it (bodies, headers, URLs), in plain, ``repr``-,
+JSON- and URL-escaped forms. Exceptions chained as ``__cause__`` are scrubbed in place
+(``scrub_exception``) before they are attached.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 __all__ = [
     "A2AgentError",
     "APIConnectionError",
+    "APIResponseError",
     "APIStatusError",
     "APITimeoutError",
     "AuthenticationError",
@@ -41,41 +49,138 @@ __all__ = [
 ]
 
 _REDACTED = "***"
-# Words that mark a 429 as an exhausted balance/quota rather than a transient rate limit
-# (GLM and DeepSeek answer 429 for both; retrying the former only burns time).
-_QUOTA_MARKERS = ("insufficient_quota", "insufficient_balance", "quota", "balance", "billing", "arrears")
+
+# -- the scrubber ----------------------------------------------------------------------------------
+# Every form a registered key can take inside an error text: as is, inside a repr (backslashes and
+# quotes escaped), inside JSON, and percent-encoded. Longest first, so no form is cut by another.
+_SECRET_FORMS: list[str] = []
+_SECRETS: set[str] = set()
 
 
+def register_secret(secret: str) -> None:
+    """Remember an API key so every error raised in this process is scrubbed of it.
+
+    Called once per configured client (``TransportConfig``); keys are validated before (printable
+    ASCII, at least 16 characters), so scrubbing only ever replaces the key itself.
+    """
+    if secret in _SECRETS:
+        return
+    _SECRETS.add(secret)
+    forms = {secret, repr(secret)[1:-1], json.dumps(secret)[1:-1], quote(secret, safe="")}
+    _SECRET_FORMS.extend(forms - set(_SECRET_FORMS))
+    _SECRET_FORMS.sort(key=len, reverse=True)
+
+
+def scrub(value: Any) -> Any:
+    """``value`` with every registered key replaced by ``***``, recursing into containers.
+
+    Strings, bytes, dicts (keys and values), lists and tuples are rewritten; other objects are
+    returned as they are (exceptions: see ``scrub_exception``).
+    """
+    if not _SECRET_FORMS:
+        return value
+    if isinstance(value, str):
+        for form in _SECRET_FORMS:
+            if form in value:
+                value = value.replace(form, _REDACTED)
+        return value
+    if isinstance(value, bytes | bytearray):
+        return scrub(bytes(value).decode("utf-8", "backslashreplace")).encode() if _has_secret(value) else value
+    if isinstance(value, Mapping):
+        return {scrub(k): scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(scrub(v) for v in value)
+    return value
+
+
+def _has_secret(value: bytes | bytearray) -> bool:
+    return any(form.encode() in value for form in _SECRET_FORMS)
+
+
+def scrub_exception(exc: BaseException) -> BaseException:
+    """Scrub ``exc`` and its whole ``__cause__``/``__context__`` chain in place; returns ``exc``.
+
+    Used on the httpx exceptions a2agent errors are chained to: their args are rewritten, and the
+    request they carry (whose headers hold ``Authorization: Bearer <key>``) is detached.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if not isinstance(current, A2AgentError):
+            current.args = scrub(current.args)
+            if getattr(current, "_request", None) is not None:
+                current._request = None  # type: ignore[attr-defined]  # httpx.RequestError's request
+            notes = getattr(current, "__notes__", None)
+            if isinstance(notes, list):
+                current.__notes__ = scrub(notes)
+        current = current.__cause__ or current.__context__
+    return exc
+
+
+def safe_url(url: str) -> str:
+    """A URL for messages: without user:password and scrubbed."""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest.split("/", 1)[0]:
+        rest = rest.split("@", 1)[1]
+    return scrub(f"{scheme}{sep}{rest}")  # type: ignore[no-any-return]
+
+
+# -- the tree --------------------------------------------------------------------------------------
 class A2AgentError(Exception):
-    """Base class of every error the package raises on purpose."""
+    """Base class of every error the package raises on purpose. Never carries an API key."""
 
     def __init__(self, message: str) -> None:
+        message = scrub(message)
         super().__init__(message)
         self.message = message
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # The choke point: bodies, headers, URLs and messages assigned anywhere are scrubbed here.
+        super().__setattr__(name, scrub(value))
 
 
 class InvalidInputError(A2AgentError, ValueError):
     """Bad arguments or request payload; raised before anything is sent."""
 
 
-class APIConnectionError(A2AgentError):
-    """The request failed before an HTTP response arrived (DNS, refused, reset, protocol)."""
+class _RequestError(A2AgentError):
+    """Shared by errors tied to one HTTP request: which request, and after how many attempts."""
 
-    def __init__(self, message: str = "Connection error.", *, method: str = "", url: str = "") -> None:
+    def __init__(self, message: str, *, method: str = "", url: str = "", attempts: int = 1) -> None:
+        url = safe_url(url) if url else ""
+        if method or url:
+            message = f"{message} ({method} {url}, {attempts} attempt{'s' if attempts != 1 else ''})"
         super().__init__(message)
         self.method = method
         self.url = url
+        self.attempts = attempts
+
+
+class APIConnectionError(_RequestError):
+    """The request failed before an HTTP response arrived (DNS, refused, reset, protocol)."""
+
+    def __init__(self, message: str = "Connection error.", *, method: str = "", url: str = "",
+                 attempts: int = 1) -> None:
+        super().__init__(message, method=method, url=url, attempts=attempts)
 
 
 class APITimeoutError(APIConnectionError):
     """The request timed out (connect, read, write or pool)."""
 
-    def __init__(self, message: str = "Request timed out.", *, method: str = "", url: str = "") -> None:
-        super().__init__(message, method=method, url=url)
+    def __init__(self, message: str = "Request timed out.", *, method: str = "", url: str = "",
+                 attempts: int = 1) -> None:
+        super().__init__(message, method=method, url=url, attempts=attempts)
 
 
-class APIStatusError(A2AgentError):
-    """The server answered with a 4xx or 5xx status."""
+class APIStatusError(_RequestError):
+    """The server answered with a 4xx or 5xx status.
+
+    ``retry_after`` is the wait the server asked for (seconds, from ``retry-after-ms`` or
+    ``Retry-After``), or None; it is set even when that wait was too long to retry.
+    """
 
     def __init__(
         self,
@@ -84,13 +189,18 @@ class APIStatusError(A2AgentError):
         status_code: int,
         body: Any = None,
         request_id: str | None = None,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        method: str = "",
+        url: str = "",
+        attempts: int = 1,
+        retry_after: float | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, method=method, url=url, attempts=attempts)
         self.status_code = status_code
         self.body = body
         self.request_id = request_id
-        self.headers = headers or {}
+        self.headers = dict(headers or {})
+        self.retry_after = retry_after
 
     @property
     def code(self) -> str | None:
@@ -131,19 +241,23 @@ class RateLimitError(APIStatusError):
     @property
     def is_quota_exhausted(self) -> bool:
         """True when the 429 means an exhausted balance or quota: waiting will not help."""
-        return is_quota_body(self.body)
+        return is_quota_exhausted(self.status_code, self.headers, self.body)
 
 
 class InternalServerError(APIStatusError):
     pass
 
 
-class StreamError(A2AgentError):
-    """An error event arrived inside a stream that had started with 200."""
+class APIResponseError(A2AgentError):
+    """The server answered 200, but with something that is not a usable response."""
 
     def __init__(self, message: str, *, body: Any = None) -> None:
         super().__init__(message)
         self.body = body
+
+
+class StreamError(APIResponseError):
+    """An error event, or a malformed event, arrived inside a stream that had started with 200."""
 
 
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
@@ -179,38 +293,46 @@ def error_message(body: Any, default: str) -> str:
     return default
 
 
-def is_quota_body(body: Any) -> bool:
+# -- 429: transient rate limit, or a quota wall? --------------------------------------------------
+# Gateways answer 429 for both (WIRE.md). Only wording about money or a usage cap for a period marks
+# a wall; "quota" alone does not (Qwen's transient Throttling.RateQuota / AllocationQuota say it).
+_WALL_MARKERS = (
+    "balance", "billing", "arrear", "insufficient_balance", "exceeded_current_quota", "usage limit",
+    "not active", "payment", "欠费", "余额", "充值", "上限",
+)
+_WALL_CODES = frozenset({"1113", "1304", "1308", "1309", "1310"})  # GLM: balance, daily/period caps
+
+
+def is_quota_exhausted(status_code: int, headers: Mapping[str, str], body: Any) -> bool:
+    """True when an error means an exhausted balance or quota that waiting will not fix.
+
+    402 always; a 429 only when it has no retry hint (a server that says when to come back is
+    throttling, whatever its wording) and its code or message speaks of balance, billing or a
+    usage cap for the period.
+    """
+    if status_code == 402:
+        return True
+    if status_code != 429 or "retry-after" in headers or "retry-after-ms" in headers:
+        return False
     err = _error_object(body)
-    text = " ".join(str(err.get(k, "")) for k in ("code", "type", "message")).lower()
-    return any(marker in text for marker in _QUOTA_MARKERS)
+    if str(err.get("code", "")) in _WALL_CODES:
+        return True
+    text = body if isinstance(body, str) else " ".join(str(err.get(k, "")) for k in ("code", "type", "message"))
+    text = text.lower()
+    return any(marker in text for marker in _WALL_MARKERS)
 
 
-def scrub_secret(value: Any, secret: str | None) -> Any:
-    """Return ``value`` with every occurrence of ``secret`` replaced, recursing into JSON containers."""
-    if not secret:
-        return value
-    if isinstance(value, str):
-        return value.replace(secret, _REDACTED) if secret in value else value
-    if isinstance(value, dict):
-        return {k: scrub_secret(v, secret) for k, v in value.items()}
-    if isinstance(value, list):
-        return [scrub_secret(v, secret) for v in value]
-    return value
-
-
-def make_status_error(
-    status_code: int,
-    body: Any,
-    *,
-    headers: dict[str, str] | None = None,
-    secret: str | None = None,
-) -> APIStatusError:
-    """Build the typed error for an HTTP error response; the body is scrubbed of ``secret``."""
-    body = scrub_secret(body, secret)
+def make_status_error(status_code: int, body: Any, *, headers: Mapping[str, str] | None = None,
+                      method: str = "", url: str = "", attempts: int = 1,
+                      retry_after: float | None = None) -> APIStatusError:
+    """Build the typed error for an HTTP error response (scrubbed by the error class itself)."""
     headers = dict(headers or {})
     request_id = headers.get("x-request-id") or headers.get("request-id")
     cls = _STATUS_CLASSES.get(status_code)
     if cls is None:
         cls = InternalServerError if status_code >= 500 else APIStatusError
     message = f"Error code: {status_code} - {error_message(body, 'HTTP error')}"
-    return cls(message, status_code=status_code, body=body, request_id=request_id, headers=headers)
+    if status_code == 404 and url and "/v1" not in url:
+        message += " (the A2Agent base URL ends in /v1, e.g. https://api.a2agent.me/v1)"
+    return cls(message, status_code=status_code, body=body, request_id=request_id, headers=headers,
+               method=method, url=url, attempts=attempts, retry_after=retry_after)

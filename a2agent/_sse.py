@@ -2,8 +2,11 @@
 
 Feed it raw bytes in any chunking; it yields complete events. Handles CR, LF and CRLF line ends
 (also a CRLF split across two chunks), ``:`` comment keep-alives, multi-line ``data``,
-``event``/``id``/``retry`` fields, and a UTF-8 character split across chunks. It knows nothing
-about JSON, ``[DONE]`` or providers: that is ``decode_openai_event`` and the Anthropic codec.
+``event``/``id``/``retry`` fields, and a UTF-8 character split across chunks. Hostile input is
+handled as the spec says: invalid UTF-8 decodes to U+FFFD, a ``retry`` value that is not ASCII
+digits is ignored. Decoding is linear in bytes: a partial event is kept as a list of pieces and
+joined once, when its end arrives. It knows nothing about JSON, ``[DONE]`` or providers: the codecs
+(``_codec.py``, ``_anthropic.py``) turn events into chunks.
 """
 
 from __future__ import annotations
@@ -11,9 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ._errors import StreamError, error_message
-
-__all__ = ["DONE", "SSEDecoder", "ServerSentEvent", "decode_openai_event"]
+__all__ = ["SSEDecoder", "ServerSentEvent"]
 
 
 class ServerSentEvent:
@@ -41,27 +42,40 @@ class ServerSentEvent:
 class SSEDecoder:
     """Incremental decoder: ``feed(bytes) -> list[ServerSentEvent]``, then ``flush()`` at EOF."""
 
-    __slots__ = ("_buf", "last_event_id")
+    __slots__ = ("_cr", "_pending", "last_event_id")
 
     def __init__(self) -> None:
-        self._buf = b""
+        self._pending: list[bytes] = []  # the unfinished event, in pieces (joined once: linear)
+        self._cr = False  # the last chunk ended in CR: maybe the first half of a CRLF
         self.last_event_id: str | None = None
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
-        data = self._buf + chunk if self._buf else chunk
-        hold = b""
-        if b"\r" in data:
-            # A trailing CR may be the first half of a CRLF split across chunks: hold it back.
-            if data[-1:] == b"\r":
-                data, hold = data[:-1], b"\r"
-            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        blocks = data.split(b"\n\n")
-        self._buf = blocks.pop() + hold
+        if self._cr:
+            chunk, self._cr = b"\r" + chunk, False
+        if b"\r" in chunk:
+            if chunk[-1:] == b"\r":
+                chunk, self._cr = chunk[:-1], True
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        pending = self._pending
+        if b"\n\n" not in chunk and not (pending and chunk[:1] == b"\n" and pending[-1][-1:] == b"\n"):
+            if chunk:
+                pending.append(chunk)
+            return []
+        if pending:  # the end of an event that came in pieces
+            pending.append(chunk)
+            chunk = b"".join(pending)
+            pending.clear()
+        blocks = chunk.split(b"\n\n")
+        rest = blocks.pop()
+        if rest:
+            pending.append(rest)
         return self._parse_blocks(blocks)
 
     def flush(self) -> list[ServerSentEvent]:
         """End of stream: dispatch a final event that lacked its blank line (lenient, as SDKs are)."""
-        rest, self._buf = self._buf.rstrip(b"\r\n"), b""
+        rest = b"".join(self._pending).rstrip(b"\n")
+        self._pending.clear()
+        self._cr = False
         return self._parse_blocks([rest]) if rest else []
 
     def _parse_blocks(self, blocks: list[bytes]) -> list[ServerSentEvent]:
@@ -71,7 +85,7 @@ class SSEDecoder:
                 continue
             # Fast path: the common single-line "data: {...}" event.
             if block[:6] == b"data: " and b"\n" not in block:
-                out.append(ServerSentEvent(block[6:].decode(), id=self.last_event_id))
+                out.append(ServerSentEvent(block[6:].decode("utf-8", "replace"), id=self.last_event_id))
                 continue
             event = self._parse_block(block)
             if event is not None:
@@ -86,12 +100,12 @@ class SSEDecoder:
             if not raw or raw[:1] == b":":
                 continue
             name_b, sep, value_b = raw.partition(b":")
-            value = value_b.decode()
+            value = value_b.decode("utf-8", "replace")
             if value[:1] == " ":
                 value = value[1:]
             if not sep:
                 value = ""
-            name = name_b.decode()
+            name = name_b.decode("utf-8", "replace")
             if name == "data":
                 data.append(value)
             elif name == "event":
@@ -99,29 +113,8 @@ class SSEDecoder:
             elif name == "id":
                 if "\0" not in value:
                     self.last_event_id = value
-            elif name == "retry" and value.isdigit():
+            elif name == "retry" and value.isascii() and value.isdigit():
                 retry = int(value)
         if not data:
             return None
         return ServerSentEvent("\n".join(data), event, self.last_event_id, retry)
-
-
-DONE: Any = object()
-"""Sentinel returned by ``decode_openai_event`` for ``data: [DONE]``."""
-
-
-def decode_openai_event(sse: ServerSentEvent) -> Any:
-    """Turn one SSE event of an OpenAI-format stream into a chunk dict, ``DONE``, or raise ``StreamError``."""
-    data = sse.data
-    if data == "[DONE]":
-        return DONE
-    try:
-        obj = json.loads(data)
-    except ValueError as exc:
-        raise StreamError(f"Malformed JSON in stream event: {data[:200]!r}") from exc
-    if sse.event == "error" or (isinstance(obj, dict) and "error" in obj and not obj.get("choices")):
-        err = obj.get("error", obj) if isinstance(obj, dict) else obj
-        raise StreamError(f"Error in stream: {error_message({'error': err}, 'unknown error')}", body=obj)
-    if not isinstance(obj, dict):
-        raise StreamError(f"Unexpected stream event (not a JSON object): {data[:200]!r}")
-    return obj

@@ -12,15 +12,14 @@ from typing import Any
 
 from .types import ChatCompletion, ChatCompletionChunk, ChatMessage, Choice, ToolCall, Usage
 
-__all__ = ["ChoiceState", "StreamAccumulator"]
+__all__ = ["ChoiceState", "StreamAccumulator", "completion_to_chunk"]
 
 
 class _ToolCallState:
-    __slots__ = ("args", "id", "name", "type")
+    __slots__ = ("args", "id", "name")
 
     def __init__(self) -> None:
         self.id = ""
-        self.type = "function"
         self.name = ""
         self.args: list[str] = []
 
@@ -143,3 +142,25 @@ class StreamAccumulator:
         if self.system_fingerprint:
             result["system_fingerprint"] = self.system_fingerprint
         return result
+
+
+def completion_to_chunk(completion: ChatCompletion) -> ChatCompletionChunk:
+    """A whole completion as the single chunk a stream of it would sum to.
+
+    For a server that answers a stream request with a plain JSON completion: the caller still gets
+    the content, tool calls, finish reason and usage, through the same streaming code path.
+    """
+    choices: list[Any] = []
+    for choice in completion.get("choices") or ():
+        message = choice.get("message") or {}
+        delta: dict[str, Any] = {k: v for k, v in message.items() if v is not None and k != "tool_calls"}
+        if message.get("tool_calls"):
+            delta["tool_calls"] = [{**call, "index": i} for i, call in enumerate(message["tool_calls"])]
+        choices.append({"index": choice.get("index", 0), "delta": delta,
+                        "finish_reason": choice.get("finish_reason"), "logprobs": choice.get("logprobs")})
+    chunk: dict[str, Any] = {"id": completion.get("id", ""), "object": "chat.completion.chunk",
+                             "created": completion.get("created", 0), "model": completion.get("model", ""),
+                             "choices": choices, "usage": completion.get("usage")}
+    if completion.get("system_fingerprint"):
+        chunk["system_fingerprint"] = completion["system_fingerprint"]
+    return chunk  # type: ignore[return-value]

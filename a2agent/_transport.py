@@ -1,9 +1,17 @@
 """The HTTP boundary: the only module that imports httpx.
 
-Builds clients, headers and timeouts, maps httpx exceptions onto the a2agent error tree, and runs
-requests under the retry policy. The sync and async transports are twins: everything that is not
-I/O (URL, headers, body encoding, error decoding, retry decisions) is a shared pure function, and
-each wrapper is the few lines of I/O around it.
+Builds requests (one path, one header source, for our own pool and for an injected client alike),
+maps httpx exceptions onto the a2agent error tree, and runs requests under the retry policy. The
+sync and async transports are twins: everything that is not I/O lives in ``_Call`` (one logical
+request across its attempts: the built request, the attempt count, error building, the retry
+decision), and each loop is the few lines of I/O around it.
+
+Streams: ``stream()`` yields ``ServerSentEvent``s, or one ``ResponseBody`` when the server answered
+a stream request with a whole JSON response (a proxy, or a server that ignored ``stream``). When
+the codec's end marker arrives (``is_end``), the rest of the HTTP body is drained within
+``_DRAIN_SECONDS`` (so the connection can be reused) before the marker is yielded; the caller stops
+there and closes the generator, which closes the response. A server that keeps the connection open
+after ``[DONE]`` costs at most that bound, never the read timeout.
 
 httpx itself is imported on first use, not at import time: ``httpx/__init__`` also loads its
 command line (click, rich, pygments) whenever those are installed, ~180 ms that an
@@ -13,47 +21,70 @@ command line (click, rich, pygments) whenever those are installed, ~180 ms that 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
 import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Union
 
 from . import __version__
 from ._errors import (
+    A2AgentError,
     APIConnectionError,
-    APIStatusError,
+    APIResponseError,
     APITimeoutError,
     InvalidInputError,
     make_status_error,
-    scrub_secret,
+    register_secret,
+    scrub_exception,
 )
 from ._retry import RetryPolicy
 from ._sse import ServerSentEvent, SSEDecoder
+from ._validate import (
+    DEFAULT_TIMEOUT,
+    check_api_key,
+    check_base_url,
+    check_headers,
+    check_max_retries,
+    check_timeout,
+    encode_json,
+)
 
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "AsyncTransport", "SyncTransport", "TransportConfig"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "AsyncTransport", "ResponseBody", "SyncTransport",
+           "TransportConfig"]
 
 log = logging.getLogger("a2agent")
 
 DEFAULT_BASE_URL = "https://api.a2agent.me/v1"
-DEFAULT_TIMEOUT = 600.0  # seconds to read; connecting gets at most 10 s
 _CONNECT_TIMEOUT = 10.0
 Timeout = Union[float, "httpx.Timeout", None]  # a string forward reference needs Union
 _USER_AGENT = f"a2agent-python/{__version__}"
 _CLIENT_LOCK = threading.Lock()
+# Our own pools: as many connections as a 1000-stream burst needs (every stream holds one for its
+# whole length), and enough idle ones kept for the next burst of a long-lived client.
+_MAX_CONNECTIONS = 1000
+_MAX_KEEPALIVE = 200
+_KEEPALIVE_EXPIRY = 30.0
+_HEAD_BYTES = 300  # how much of a non-SSE 200 body an error quotes
+# After a stream's end marker ([DONE], message_stop) the HTTP body should end at once (the chunked
+# terminator is usually in the same packet). Reading it keeps the connection for the next request
+# (a new TLS handshake costs round trips); waiting longer than this for it is not worth it, and a
+# server that never ends the body must not hold the caller.
+_DRAIN_SECONDS = 0.25
+_DRAIN_BYTES = 65536
 
 
 class TransportConfig:
     """Resolved, validated connection settings. ``repr`` never shows the key."""
 
-    __slots__ = ("_api_key", "_wire_headers", "base_url", "default_headers", "default_httpx_timeout", "policy",
+    __slots__ = ("_api_key", "_base_headers", "_default_timeout", "base_url", "default_headers", "policy",
                  "timeout")
 
     def __init__(
@@ -66,65 +97,50 @@ class TransportConfig:
         default_headers: Mapping[str, str] | None = None,
         policy: RetryPolicy | None = None,
     ) -> None:
-        key = api_key if api_key is not None else os.environ.get("A2AGENT_API_KEY")
-        if not key or not isinstance(key, str):
-            raise InvalidInputError(
-                "No A2Agent API key: pass api_key=... or set the A2AGENT_API_KEY environment variable."
-            )
+        key = check_api_key(api_key if api_key is not None else os.environ.get("A2AGENT_API_KEY"))
+        register_secret(key)  # from here on, no a2agent error can carry this key
         self._api_key = key
-        self.base_url = _normalize_base_url(base_url or os.environ.get("A2AGENT_BASE_URL") or DEFAULT_BASE_URL)
-        self.timeout = _to_timeout(timeout)
-        self.default_httpx_timeout: Any = None
+        self.base_url = check_base_url(base_url or os.environ.get("A2AGENT_BASE_URL") or DEFAULT_BASE_URL)
+        self.timeout = check_timeout(timeout)
         policy = policy or RetryPolicy()
         if max_retries is not None:
-            if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
-                raise InvalidInputError(f"max_retries must be a non-negative int, got {max_retries!r}")
-            policy = dataclasses.replace(policy, max_retries=max_retries)
+            policy = dataclasses.replace(policy, max_retries=check_max_retries(max_retries))
         self.policy = policy
-        self.default_headers = dict(default_headers or {})
-        self._wire_headers: dict[str, str] | None = None
+        self.default_headers = check_headers(default_headers)
+        self._base_headers: dict[str, str] | None = None
+        self._default_timeout: tuple[Any, dict[str, Any]] | None = None
 
     @property
     def api_key(self) -> str:
         return self._api_key
 
     def headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        headers = {
-            "Authorization": f"Bearer {self._api_key}",
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "User-Agent": _USER_AGENT,
-            **self.default_headers,
-        }
-        if extra:
-            headers.update(extra)
-        return headers
+        """Every header a request carries (what httpx.Client would add included); the common set
+        is built once per config, ``extra`` (per call) wins."""
+        if self._base_headers is None:
+            self._base_headers = {
+                "Authorization": f"Bearer {self._api_key}",
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "Accept-Encoding": "gzip, deflate",
+                "Connection": "keep-alive",
+                "User-Agent": _USER_AGENT,
+                **self.default_headers,
+            }
+        return {**self._base_headers, **extra} if extra else self._base_headers
 
-    def wire_headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        """Every header our own pool sends (what httpx.Client would add included), built once."""
-        if self._wire_headers is None:
-            self._wire_headers = {"Accept-Encoding": "gzip, deflate", "Connection": "keep-alive", **self.headers()}
-        return {**self._wire_headers, **extra} if extra else self._wire_headers
+    def request_timeout(self, timeout: Timeout | object) -> tuple[httpx.Timeout, dict[str, Any]]:
+        """(httpx.Timeout, its extension dict); the default is converted once per config."""
+        if timeout is None:
+            if self._default_timeout is None:
+                value = _httpx_timeout(self.timeout)
+                self._default_timeout = (value, value.as_dict())
+            return self._default_timeout
+        value = _httpx_timeout(check_timeout(timeout))
+        return value, value.as_dict()
 
     def __repr__(self) -> str:
         return f"TransportConfig(base_url={self.base_url!r}, max_retries={self.policy.max_retries}, api_key='***')"
-
-
-def _normalize_base_url(url: str) -> str:
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise InvalidInputError(f"base_url must be an http(s) URL, got {url!r}")
-    return url.rstrip("/")
-
-
-def _to_timeout(timeout: Timeout | object) -> Any:
-    """Validate a timeout without importing httpx: seconds, or an ``httpx.Timeout`` passed through."""
-    if timeout is None:
-        return float(DEFAULT_TIMEOUT)
-    if type(timeout).__name__ == "Timeout" and type(timeout).__module__.startswith("httpx"):
-        return timeout
-    if isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout > 0:
-        return float(timeout)
-    raise InvalidInputError(f"timeout must be a positive number of seconds or httpx.Timeout, got {timeout!r}")
 
 
 def _httpx_timeout(timeout: Any) -> httpx.Timeout:
@@ -135,13 +151,6 @@ def _httpx_timeout(timeout: Any) -> httpx.Timeout:
     return httpx.Timeout(timeout, connect=min(_CONNECT_TIMEOUT, timeout))
 
 
-def encode_json(payload: Any) -> bytes:
-    try:
-        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"Request payload is not JSON-serializable: {exc}") from exc
-
-
 def _decode_body(content: bytes) -> Any:
     try:
         return json.loads(content)
@@ -149,56 +158,53 @@ def _decode_body(content: bytes) -> Any:
         return content.decode(errors="replace")
 
 
-@contextlib.contextmanager
-def map_transport_errors(method: str, url: str, secret: str) -> Iterator[None]:
-    """Translate httpx failures to ``APIConnectionError``/``APITimeoutError`` (key scrubbed)."""
-    import httpx  # already loaded: a client exists by the time a request runs
-
-    try:
-        yield
-    except httpx.TimeoutException as exc:
-        raise APITimeoutError(scrub_secret(f"Request timed out: {exc!r}", secret), method=method, url=url) from None
-    except (httpx.TransportError, httpx.StreamError) as exc:
-        raise APIConnectionError(
-            scrub_secret(f"Connection error: {type(exc).__name__}: {exc}", secret), method=method, url=url
-        ) from None
+def _never(event: ServerSentEvent) -> bool:
+    return False
 
 
-def _status_error(config: TransportConfig, response: httpx.Response) -> APIStatusError:
-    return make_status_error(response.status_code, _decode_body(response.content),
-                             headers=dict(response.headers), secret=config.api_key)
+class ResponseBody:
+    """What ``stream()`` yields once when a stream request was answered with a whole JSON body."""
+
+    __slots__ = ("body",)
+
+    def __init__(self, body: Any) -> None:
+        self.body = body
 
 
-def _retry_delay(config: TransportConfig, attempt: int, error: Exception) -> float | None:
-    """Seconds to wait before retrying after ``error``, or None when it must be raised."""
-    if attempt >= config.policy.max_retries:
-        return None
-    if isinstance(error, APIStatusError):
-        if not config.policy.should_retry_status(error.status_code, error.headers, error.body):
-            return None
-        delay = config.policy.delay(attempt, error.headers)
-    elif isinstance(error, APIConnectionError):
-        delay = config.policy.delay(attempt)
+def _map_httpx_error(exc: Exception, method: str, url: str, attempts: int) -> A2AgentError | None:
+    """The a2agent error for an httpx exception, most specific class first, as httpx maps httpcore's
+    (``httpx/_transports/default.py``); None for what is not a request failure (httpx's usage
+    errors such as ``StreamConsumed`` are bugs in the calling code and propagate as they are).
+
+    The httpx exception stays attached as ``__cause__``, scrubbed in place first: its request
+    carries the Authorization header, so it is detached.
+    """
+    import httpx
+
+    error: A2AgentError
+    if isinstance(exc, httpx.TimeoutException):
+        error = APITimeoutError(f"Request timed out ({type(exc).__name__})", method=method, url=url,
+                                attempts=attempts)
+    elif isinstance(exc, httpx.LocalProtocolError | httpx.UnsupportedProtocol):
+        # Our side could not form the request: retrying would fail the same way.
+        error = InvalidInputError(f"The request could not be sent ({method} {url}): {type(exc).__name__}: {exc}")
+    elif isinstance(exc, httpx.TransportError):  # network, remote protocol, proxy
+        error = APIConnectionError(f"Connection error: {type(exc).__name__}: {exc}", method=method, url=url,
+                                   attempts=attempts)
+    elif isinstance(exc, httpx.DecodingError | httpx.TooManyRedirects):
+        # The response arrived but cannot be read; a POST is not repeated for that.
+        error = APIResponseError(f"Unreadable response ({method} {url}): {type(exc).__name__}: {exc}")
     else:
         return None
-    log.info("a2agent: retrying in %.2fs after %s (retry %d of %d)", delay, type(error).__name__,
-             attempt + 1, config.policy.max_retries)
-    return delay
-
-
-def _request_timeout(config: TransportConfig, timeout: Timeout | object) -> httpx.Timeout:
-    if timeout is None:  # the common case, converted once per config
-        if config.default_httpx_timeout is None:
-            config.default_httpx_timeout = _httpx_timeout(config.timeout)
-        cached: httpx.Timeout = config.default_httpx_timeout
-        return cached
-    return _httpx_timeout(_to_timeout(timeout))
+    error.__cause__ = scrub_exception(exc)
+    return error
 
 
 def _limits() -> httpx.Limits:
     import httpx
 
-    return httpx.Limits(max_connections=1000, max_keepalive_connections=200, keepalive_expiry=30.0)
+    return httpx.Limits(max_connections=_MAX_CONNECTIONS, max_keepalive_connections=_MAX_KEEPALIVE,
+                        keepalive_expiry=_KEEPALIVE_EXPIRY)
 
 
 def _owned_pool(config: TransportConfig, asynchronous: bool) -> Any:
@@ -223,23 +229,116 @@ def _owned_pool(config: TransportConfig, asynchronous: bool) -> Any:
     return cls(limits=_limits(), proxy=proxy)
 
 
-def _build_request(config: TransportConfig, client: httpx.Client | httpx.AsyncClient | None, method: str,
-                   path: str, payload: Any, timeout: Timeout | object, extra: Mapping[str, str] | None,
-                   stream: bool = False) -> httpx.Request:
-    """The request both transports send: through an injected client's ``build_request`` (its
-    defaults, auth and mounts apply) or as a plain ``httpx.Request`` for our own pool."""
-    if stream:
-        extra = {"Accept": "text/event-stream", **(extra or {})}
-    content = encode_json(payload) if payload is not None else None
-    url = config.base_url + path
-    request_timeout = _request_timeout(config, timeout)
-    if client is not None:
-        return client.build_request(method, url, content=content, headers=config.headers(extra),
-                                    timeout=request_timeout)
+def _drain_reads(response: httpx.Response) -> Any:
+    """The response's network stream with its reads capped at ``_DRAIN_SECONDS``, or None.
+
+    httpcore reads the body with the request's read timeout, fixed when the body starts; for the
+    drain only, the stream's ``read`` (httpcore's public ``network_stream`` extension) is wrapped.
+    The caller deletes the wrapper afterwards. Without the extension (HTTP/2, a custom transport)
+    there is no drain: the response is closed, which is always safe.
+    """
+    stream = response.extensions.get("network_stream")
+    if stream is None or "read" in vars(stream):
+        return None
+    read = stream.read
+    stream.read = lambda max_bytes, timeout=None: read(max_bytes, _DRAIN_SECONDS)
+    return stream
+
+
+def _drain(response: httpx.Response, chunks: Iterator[bytes]) -> None:
     import httpx
 
-    return httpx.Request(method, url, content=content, headers=config.wire_headers(extra),
-                         extensions={"timeout": request_timeout.as_dict()})
+    stream = _drain_reads(response)
+    if stream is None:
+        return
+    try:
+        total = 0
+        for chunk in chunks:
+            total += len(chunk)
+            if total > _DRAIN_BYTES:
+                break
+    except httpx.RequestError:
+        pass  # slow or broken after the end marker: the response is closed, nothing is lost
+    finally:
+        del stream.read
+
+
+async def _adrain(response: httpx.Response, chunks: AsyncIterator[bytes]) -> None:
+    import httpx
+
+    stream = _drain_reads(response)
+    if stream is None:
+        return
+    try:
+        total = 0
+        async for chunk in chunks:
+            total += len(chunk)
+            if total > _DRAIN_BYTES:
+                break
+    except httpx.RequestError:
+        pass
+    finally:
+        del stream.read
+
+
+class _Call:
+    """One logical request across its attempts; everything the twin loops share that is not I/O."""
+
+    __slots__ = ("attempts", "config", "method", "request", "url")
+
+    def __init__(self, config: TransportConfig, client: httpx.Client | httpx.AsyncClient | None, method: str,
+                 path: str, payload: Any, timeout: Timeout | object, extra: Mapping[str, str] | None,
+                 stream: bool = False) -> None:
+        import httpx
+
+        self.config = config
+        self.method = method
+        self.url = config.base_url + path
+        self.attempts = 0
+        if stream:
+            extra = {**(extra or {}), "Accept": "text/event-stream"}
+        content = encode_json(payload) if payload is not None else None
+        headers = check_headers(extra, "headers") if extra else None
+        request_timeout, extension = config.request_timeout(timeout)
+        try:
+            if client is not None:  # an injected client: its defaults, auth and mounts apply
+                self.request = client.build_request(method, self.url, content=content,
+                                                    headers=config.headers(headers), timeout=request_timeout)
+            else:
+                self.request = httpx.Request(method, self.url, content=content, headers=config.headers(headers),
+                                             extensions={"timeout": extension})
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            raise InvalidInputError(f"Cannot build a request for {self.url!r}: {exc}") from None
+
+    def transport_error(self, exc: Exception) -> A2AgentError:
+        error = _map_httpx_error(exc, self.method, self.url, self.attempts)
+        if error is None:
+            raise exc
+        return error
+
+    def status_error(self, response: httpx.Response) -> A2AgentError:
+        headers = dict(response.headers)
+        return make_status_error(response.status_code, _decode_body(response.content), headers=headers,
+                                 method=self.method, url=self.url, attempts=self.attempts,
+                                 retry_after=self.config.policy.server_wait(headers))
+
+    def retry_delay(self, error: A2AgentError) -> float | None:
+        delay = self.config.policy.retry_delay(self.attempts, error)
+        if delay is not None:
+            log.info("a2agent: %s %s failed with %s; retry %d of %d in %.2fs", self.method, self.url,
+                     type(error).__name__, self.attempts, self.config.policy.max_retries, delay)
+        return delay
+
+    @staticmethod
+    def is_json(response: httpx.Response) -> bool:
+        content_type: str = response.headers.get("content-type", "")
+        return content_type.startswith("application/json")
+
+    def no_events(self, response: httpx.Response, head: bytes) -> APIResponseError:
+        kind = response.headers.get("content-type", "none")
+        text = head[:_HEAD_BYTES].decode("utf-8", "replace")
+        return APIResponseError(f"The stream ({self.method} {self.url}) answered 200 with no server-sent events "
+                                f"(content-type: {kind}); body starts: {text!r}", body=text)
 
 
 class SyncTransport:
@@ -268,55 +367,71 @@ class SyncTransport:
 
     def request(self, method: str, path: str, payload: Any = None, *, timeout: Timeout | object = None,
                 headers: Mapping[str, str] | None = None) -> Any:
-        request = _build_request(self.config, self._client, method, path, payload, timeout, headers)
-        url = self.config.base_url + path  # for error messages only
-        attempt = 0
+        import httpx
+
+        call = _Call(self.config, self._client, method, path, payload, timeout, headers)
         while True:
+            call.attempts += 1
             try:
-                with map_transport_errors(method, url, self.config.api_key):
-                    response = self._send(request, stream=False)
+                response = self._send(call.request, stream=False)
+            except httpx.RequestError as exc:
+                error = call.transport_error(exc)
+            else:
                 if response.status_code < 400:
                     return _decode_body(response.content)
-                raise _status_error(self.config, response)
-            except (APIStatusError, APIConnectionError) as exc:
-                delay = _retry_delay(self.config, attempt, exc)
-                if delay is None:
-                    raise
-                self._sleep(delay)
-                attempt += 1
+                error = call.status_error(response)
+            delay = call.retry_delay(error)
+            if delay is None:
+                raise error
+            self._sleep(delay)
 
-    def stream(self, path: str, payload: Any, *, timeout: Timeout | object = None,
-               headers: Mapping[str, str] | None = None) -> Iterator[ServerSentEvent]:
+    def stream(self, path: str, payload: Any, *, is_end: Callable[[ServerSentEvent], bool] = _never,
+               timeout: Timeout | object = None,
+               headers: Mapping[str, str] | None = None) -> Iterator[ServerSentEvent | ResponseBody]:
         """Yield SSE events; retried like ``request`` until the first event has been yielded."""
-        request = _build_request(self.config, self._client, "POST", path, payload, timeout, headers, stream=True)
-        url = self.config.base_url + path  # for error messages only
-        attempt = 0
+        import httpx
+
+        call = _Call(self.config, self._client, "POST", path, payload, timeout, headers, stream=True)
         while True:
+            call.attempts += 1
             delivered = False
+            head = b""
             try:
-                with map_transport_errors("POST", url, self.config.api_key):
-                    response = self._send(request, stream=True)
+                response = self._send(call.request, stream=True)
                 try:
                     if response.status_code >= 400:
-                        with map_transport_errors("POST", url, self.config.api_key):
-                            response.read()
-                        raise _status_error(self.config, response)
-                    decoder = SSEDecoder()
-                    with map_transport_errors("POST", url, self.config.api_key):
-                        for chunk in response.iter_bytes():
-                            for event in decoder.feed(chunk):
+                        response.read()
+                        error = call.status_error(response)
+                    elif call.is_json(response):
+                        response.read()
+                        yield ResponseBody(_decode_body(response.content))
+                        return
+                    else:
+                        decoder = SSEDecoder()
+                        chunks = response.iter_bytes()
+                        for chunk in chunks:
+                            events = decoder.feed(chunk)
+                            if events:
                                 delivered = True
-                                yield event
-                    yield from decoder.flush()
-                    return
+                                if is_end(events[-1]):
+                                    _drain(response, chunks)
+                                yield from events
+                            elif not delivered and len(head) < _HEAD_BYTES:
+                                head += chunk
+                        for event in decoder.flush():
+                            delivered = True
+                            yield event
+                        if not delivered:
+                            raise call.no_events(response, head)
+                        return
                 finally:
                     response.close()
-            except (APIStatusError, APIConnectionError) as exc:
-                delay = None if delivered else _retry_delay(self.config, attempt, exc)
-                if delay is None:
-                    raise
-                self._sleep(delay)
-                attempt += 1
+            except httpx.RequestError as exc:
+                error = call.transport_error(exc)
+            delay = None if delivered else call.retry_delay(error)
+            if delay is None:
+                raise error
+            self._sleep(delay)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -328,20 +443,33 @@ class AsyncTransport:
                  sleep: Callable[[float], Any] = asyncio.sleep) -> None:
         self.config = config
         self._client = http_client
+        # A pool's connections belong to the event loop they were opened on: one pool per loop, so
+        # a model reused across asyncio.run() calls (scripts, notebooks) or from several threads'
+        # loops works. Each pool is closed when its loop shuts down (see _close_at_shutdown).
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[Any, Any]] = \
+            weakref.WeakKeyDictionary()
+        self._loop: asyncio.AbstractEventLoop | None = None  # the last loop, and its pool: the hot path
         self._pool: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._sleep = sleep
+
+    async def _owned(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if loop is self._loop:
+            return self._pool
+        entry = self._pools.get(loop)
+        if entry is None:
+            pool = _owned_pool(self.config, asynchronous=True)
+            closer = _close_at_shutdown(self, loop, pool)
+            await closer.__anext__()  # registered with the loop now (its async-generator hooks)
+            entry = self._pools[loop] = (pool, closer)
+        self._loop, self._pool = loop, entry[0]
+        return entry[0]
 
     async def _send(self, request: httpx.Request, stream: bool) -> httpx.Response:
         if self._client is not None:
             return await self._client.send(request, stream=stream)
-        # A pool's connections belong to the event loop they were opened on; a model reused across
-        # asyncio.run() calls (scripts, notebooks) gets a fresh pool per loop.
-        loop = asyncio.get_running_loop()
-        if self._pool is None or self._loop is not loop:
-            self._pool = _owned_pool(self.config, asynchronous=True)
-            self._loop = loop
-        response: httpx.Response = await self._pool.handle_async_request(request)
+        pool = await self._owned()
+        response: httpx.Response = await pool.handle_async_request(request)
         response.request = request
         if not stream:
             try:
@@ -352,56 +480,88 @@ class AsyncTransport:
 
     async def request(self, method: str, path: str, payload: Any = None, *, timeout: Timeout | object = None,
                       headers: Mapping[str, str] | None = None) -> Any:
-        request = _build_request(self.config, self._client, method, path, payload, timeout, headers)
-        url = self.config.base_url + path  # for error messages only
-        attempt = 0
+        import httpx
+
+        call = _Call(self.config, self._client, method, path, payload, timeout, headers)
         while True:
+            call.attempts += 1
             try:
-                with map_transport_errors(method, url, self.config.api_key):
-                    response = await self._send(request, stream=False)
+                response = await self._send(call.request, stream=False)
+            except httpx.RequestError as exc:
+                error = call.transport_error(exc)
+            else:
                 if response.status_code < 400:
                     return _decode_body(response.content)
-                raise _status_error(self.config, response)
-            except (APIStatusError, APIConnectionError) as exc:
-                delay = _retry_delay(self.config, attempt, exc)
-                if delay is None:
-                    raise
-                await self._sleep(delay)
-                attempt += 1
+                error = call.status_error(response)
+            delay = call.retry_delay(error)
+            if delay is None:
+                raise error
+            await self._sleep(delay)
 
-    async def stream(self, path: str, payload: Any, *, timeout: Timeout | object = None,
-                     headers: Mapping[str, str] | None = None) -> AsyncIterator[ServerSentEvent]:
-        request = _build_request(self.config, self._client, "POST", path, payload, timeout, headers, stream=True)
-        url = self.config.base_url + path  # for error messages only
-        attempt = 0
+    async def stream(self, path: str, payload: Any, *, is_end: Callable[[ServerSentEvent], bool] = _never,
+                     timeout: Timeout | object = None,
+                     headers: Mapping[str, str] | None = None) -> AsyncIterator[ServerSentEvent | ResponseBody]:
+        import httpx
+
+        call = _Call(self.config, self._client, "POST", path, payload, timeout, headers, stream=True)
         while True:
+            call.attempts += 1
             delivered = False
+            head = b""
             try:
-                with map_transport_errors("POST", url, self.config.api_key):
-                    response = await self._send(request, stream=True)
+                response = await self._send(call.request, stream=True)
                 try:
                     if response.status_code >= 400:
-                        with map_transport_errors("POST", url, self.config.api_key):
-                            await response.aread()
-                        raise _status_error(self.config, response)
-                    decoder = SSEDecoder()
-                    with map_transport_errors("POST", url, self.config.api_key):
-                        async for chunk in response.aiter_bytes():
-                            for event in decoder.feed(chunk):
+                        await response.aread()
+                        error = call.status_error(response)
+                    elif call.is_json(response):
+                        await response.aread()
+                        yield ResponseBody(_decode_body(response.content))
+                        return
+                    else:
+                        decoder = SSEDecoder()
+                        chunks = response.aiter_bytes()
+                        async for chunk in chunks:
+                            events = decoder.feed(chunk)
+                            if events:
                                 delivered = True
-                                yield event
-                    for event in decoder.flush():
-                        yield event
-                    return
+                                if is_end(events[-1]):
+                                    await _adrain(response, chunks)
+                                for event in events:
+                                    yield event
+                            elif not delivered and len(head) < _HEAD_BYTES:
+                                head += chunk
+                        for event in decoder.flush():
+                            delivered = True
+                            yield event
+                        if not delivered:
+                            raise call.no_events(response, head)
+                        return
                 finally:
                     await response.aclose()
-            except (APIStatusError, APIConnectionError) as exc:
-                delay = None if delivered else _retry_delay(self.config, attempt, exc)
-                if delay is None:
-                    raise
-                await self._sleep(delay)
-                attempt += 1
+            except httpx.RequestError as exc:
+                error = call.transport_error(exc)
+            delay = None if delivered else call.retry_delay(error)
+            if delay is None:
+                raise error
+            await self._sleep(delay)
 
     async def aclose(self) -> None:
-        if self._pool is not None:
-            await self._pool.aclose()
+        """Close this loop's pool now; pools of other loops close when their loop shuts down."""
+        entry = self._pools.get(asyncio.get_running_loop())
+        if entry is not None:
+            await entry[1].aclose()
+
+
+async def _close_at_shutdown(transport: AsyncTransport, loop: asyncio.AbstractEventLoop,
+                             pool: Any) -> AsyncIterator[None]:
+    """Closes ``pool`` when ``loop`` shuts down: ``asyncio.run`` (and ``Runner``) finalize every
+    live async generator of the loop before closing it, and this one closes the pool's sockets
+    while the loop can still do so. Without it, each ``asyncio.run()`` leaked its connections."""
+    try:
+        yield
+    finally:
+        transport._pools.pop(loop, None)
+        if transport._loop is loop:
+            transport._loop = transport._pool = None
+        await pool.aclose()

@@ -7,7 +7,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-KEY = "sk-bench"
+KEY = "sk-bench-0123456789abcdef"
 PROMPT = "Say something short."
 LIMITS = {"max_connections": 1000, "max_keepalive_connections": 200}
 

@@ -19,10 +19,11 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils import from_env, secret_from_env
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, model_validator
 
 from a2agent import A2AgentClient, AsyncA2AgentClient, InvalidInputError, get_model_profile
 from a2agent._messages import normalize_tool_choice
+from a2agent._validate import check_sampling, invalid_input
 from a2agent.types import Model
 
 from ._convert import PROVIDER, chunk_to_generation, completion_to_result, messages_to_dicts
@@ -92,18 +93,21 @@ class ChatA2Agent(BaseChatModel):
     _async_client: AsyncA2AgentClient | None = PrivateAttr(default=None)
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        try:
+            super().__init__(**kwargs)
+        except ValidationError as exc:  # a typed error naming the field, never pydantic's (nor the value)
+            raise invalid_input("ChatA2Agent", exc) from None
         # Checked here, not in a pydantic validator, so callers get InvalidInputError itself rather
-        # than a ValidationError wrapping it.
+        # than a ValidationError wrapping it; the core's validators, as for every a2agent client.
         self._check()
 
     def _check(self) -> None:
-        if self.api_key is None or not self.api_key.get_secret_value():
-            raise InvalidInputError("ChatA2Agent needs an API key: pass api_key=... or set A2AGENT_API_KEY.")
-        if self.n is not None and self.n < 1:
-            raise InvalidInputError(f"n must be >= 1, got {self.n}")
+        check_sampling(self._default_params, "ChatA2Agent")
         if self.n and self.n > 1 and self.streaming:
             raise InvalidInputError("n > 1 cannot be combined with streaming=True")
+        # Building the clients validates key, URL, timeout, retries, headers and format (no I/O).
+        self._client = A2AgentClient(**self._client_kwargs(), http_client=self.http_client)
+        self._async_client = AsyncA2AgentClient(**self._client_kwargs(), http_client=self.http_async_client)
 
     @model_validator(mode="after")
     def _normalize(self) -> Self:
@@ -272,7 +276,7 @@ class ChatA2Agent(BaseChatModel):
         ``tool_choice``: "auto" | "none" | "required" | "any" (= required) | a tool name | True
         (the single bound tool) | an OpenAI tool_choice dict.
         """
-        formatted = [convert_to_openai_tool(tool, strict=strict) for tool in tools]
+        formatted = [_format_tool(tool, strict, i) for i, tool in enumerate(tools)]
         names = [t["function"]["name"] for t in formatted]
         if tool_choice is not None and tool_choice is not False:
             kwargs["tool_choice"] = _tool_choice(tool_choice, names)
@@ -321,6 +325,19 @@ class ChatA2Agent(BaseChatModel):
         parse = RunnablePassthrough.assign(parsed=itemgetter("raw") | parser, parsing_error=lambda _: None)
         fallback = RunnablePassthrough.assign(parsed=lambda _: None)
         return RunnableMap(raw=llm) | parse.with_fallbacks([fallback], exception_key="parsing_error")
+
+
+def _format_tool(tool: Any, strict: bool | None, index: int) -> dict[str, Any]:
+    """One bound tool in the wire's shape; anything LangChain cannot convert, or a tool without a
+    name, is an InvalidInputError naming its position."""
+    try:
+        formatted = convert_to_openai_tool(tool, strict=strict)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidInputError(f"tools[{index}] is not a valid tool ({type(exc).__name__}: {exc})") from None
+    function = formatted.get("function") if isinstance(formatted, dict) else None
+    if not isinstance(function, dict) or not isinstance(function.get("name"), str) or not function["name"]:
+        raise InvalidInputError(f"tools[{index}] has no function name")
+    return formatted
 
 
 def _tool_choice(choice: dict[str, Any] | str | bool, names: list[str]) -> dict[str, Any] | str:

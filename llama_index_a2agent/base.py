@@ -24,7 +24,7 @@ from llama_index.core.base.llms.types import (
     MessageRole,
     ToolCallBlock,
 )
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr, ValidationError
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
@@ -34,6 +34,7 @@ from llama_index.core.types import Model, PydanticProgramMode
 
 from a2agent import A2AgentClient, AsyncA2AgentClient, InvalidInputError, get_model_profile
 from a2agent._messages import normalize_tool_choice
+from a2agent._validate import check_sampling, invalid_input
 from a2agent.types import Model as WireModel
 
 from ._convert import StreamState, completion_to_response, messages_to_dicts
@@ -67,20 +68,20 @@ class A2AgentLLM(FunctionCallingLLM):
     api_key: SecretStr | None = Field(default=None, exclude=True, description="API key (A2AGENT_API_KEY).")
     api_base: str | None = Field(default=None, description="Gateway URL (A2AGENT_BASE_URL).")
     api_format: Literal["openai", "anthropic"] = Field(default="openai", description="Wire format.")
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
-    max_tokens: int | None = Field(default=None, gt=0)
-    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
     stop: list[str] | None = None
     seed: int | None = None
     logprobs: bool | None = None
-    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    top_logprobs: int | None = None
     reasoning_effort: str | None = None
     thinking: bool | None = Field(default=None, description="Switch DeepSeek/GLM thinking mode on or off.")
     strict: bool = Field(default=False, description="Mark tool schemas strict.")
     structured_output_method: Literal["function_calling", "json_schema"] = Field(
         default="function_calling", description="How structured_predict asks for structure.")
-    timeout: float | None = Field(default=None, gt=0)
-    max_retries: int = Field(default=2, ge=0)
+    timeout: float | None = None
+    max_retries: int = 2
     default_headers: dict[str, str] | None = None
     additional_kwargs: dict[str, Any] = Field(default_factory=dict, description="Extra request body fields.")
     stream_usage: bool = Field(default=True, description="Ask for usage at the end of streams.")
@@ -94,7 +95,14 @@ class A2AgentLLM(FunctionCallingLLM):
     def __init__(self, model: str = DEFAULT_MODEL, api_key: str | SecretStr | None = None,
                  http_client: Any = None, async_http_client: Any = None, **kwargs: Any) -> None:
         key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
-        super().__init__(model=model, api_key=SecretStr(key) if key else None, **kwargs)
+        try:
+            super().__init__(model=model, api_key=SecretStr(key) if isinstance(key, str) and key else None,
+                             **kwargs)
+        except ValidationError as exc:  # a typed error naming the field, never pydantic's (nor the value)
+            raise invalid_input("A2AgentLLM", exc) from None
+        # Ranges through the core's validators, as every a2agent client checks them.
+        check_sampling({"temperature": self.temperature, "max_tokens": self.max_tokens, "top_p": self.top_p,
+                        "top_logprobs": self.top_logprobs, "seed": self.seed, "stop": self.stop}, "A2AgentLLM")
         common: dict[str, Any] = {"api_key": key, "base_url": self.api_base, "timeout": self.timeout,
                   "max_retries": self.max_retries, "default_headers": self.default_headers,
                   "api_format": self.api_format}

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from a2agent import InvalidInputError, StreamAccumulator, StreamError
+from a2agent import APIResponseError, InvalidInputError, StreamAccumulator, StreamError
 from a2agent._anthropic import AnthropicCodec
-from a2agent._sse import DONE, ServerSentEvent
+from a2agent._codec import DONE
+from a2agent._sse import ServerSentEvent
 
 CODEC = AnthropicCodec()
 CALL = {"id": "t1", "type": "function", "function": {"name": "add", "arguments": '{"a": 1}'}}
@@ -139,7 +140,7 @@ def test_decode_response() -> None:
                                       "function": {"name": "add", "arguments": '{"a": 1}'}}]}
     assert out["usage"] == {"prompt_tokens": 15, "completion_tokens": 5, "total_tokens": 20,
                             "prompt_tokens_details": {"cached_tokens": 4}}
-    with pytest.raises(StreamError):
+    with pytest.raises(APIResponseError):
         CODEC.decode_response({"type": "message"})
 
 

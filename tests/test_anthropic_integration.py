@@ -25,6 +25,8 @@ ADD = {"name": "add", "description": "Add two integers.", "input_schema": {
     "type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}, "required": ["a", "b"]}}
 MUL = {**ADD, "name": "multiply", "description": "Multiply."}
 
+WRONG_KEY = "sk-wrong-0123456789abc"
+
 
 def user(text: str) -> list[dict[str, Any]]:
     return [{"role": "user", "content": text}]
@@ -123,7 +125,7 @@ async def test_reasoning_round_trip_needs_the_signature(aapi: Api, emu: Emulator
 @pytest.mark.parametrize(
     ("key", "request_", "cls", "sdk_cls", "fragment"),
     [
-        ("sk-wrong", NATIVE["text"], AuthenticationError, anthropic.AuthenticationError, "Incorrect API key"),
+        (WRONG_KEY, NATIVE["text"], AuthenticationError, anthropic.AuthenticationError, "Incorrect API key"),
         (SUSPENDED_KEY, NATIVE["text"], PermissionDeniedError, anthropic.PermissionDeniedError, "suspended"),
         (NO_BALANCE_KEY, NATIVE["text"], RateLimitError, anthropic.RateLimitError, "Insufficient balance"),
         (None, {**NATIVE["text"], "model": "claude-9"}, NotFoundError, anthropic.NotFoundError, "claude-9"),

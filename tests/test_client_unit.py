@@ -113,7 +113,7 @@ def test_env_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
     client = A2AgentClient()
     assert client.base_url == "http://127.0.0.1:9/v1"
     assert client.config.api_key == KEY
-    assert A2AgentClient(api_key="sk-other", base_url="https://x.test/v1").base_url == "https://x.test/v1"
+    assert A2AgentClient(api_key="sk-other-0123456789abc", base_url="https://x.test/v1").base_url == "https://x.test/v1"
 
 
 def test_default_base_url() -> None:
@@ -129,12 +129,31 @@ def test_default_base_url() -> None:
         ({"api_key": KEY, "timeout": "soon"}, "timeout"),
         ({"api_key": KEY, "max_retries": -1}, "max_retries"),
         ({"api_key": KEY, "api_format": "soap"}, "api_format"),
+        ({"api_key": KEY, "timeout": float("inf")}, "timeout"),
+        ({"api_key": KEY, "timeout": float("nan")}, "timeout"),
+        ({"api_key": KEY, "default_headers": {"X": 1}}, "default_headers"),
+        ({"api_key": KEY, "default_headers": {"X": "a\nb"}}, "default_headers"),
+        ({"api_key": KEY, "base_url": "api.a2agent.me/v1"}, "base_url"),
+        ({"api_key": "   "}, "A2AGENT_API_KEY"),
+        ({"api_key": "sk-short"}, "at least 16"),
+        ({"api_key": KEY[:5] + "\x00" + KEY[5:]}, "control character"),
+        ({"api_key": KEY[:5] + " " + KEY[5:]}, "whitespace"),
+        ({"api_key": KEY + "é"}, "non-ASCII"),
+        ({"api_key": 1234567890123456789}, "must be a string"),
     ],
-    ids=["no_key", "bad_url", "negative_timeout", "str_timeout", "negative_retries", "bad_format"],
+    ids=["no_key", "bad_url", "negative_timeout", "str_timeout", "negative_retries", "bad_format", "inf_timeout",
+         "nan_timeout", "header_not_str", "header_newline", "url_without_scheme", "blank_key", "short_key",
+         "key_control_char", "key_inner_space", "key_non_ascii", "key_not_str"],
 )
 def test_bad_configuration(kwargs: dict[str, Any], match: str) -> None:
-    with pytest.raises(InvalidInputError, match=match):
+    with pytest.raises(InvalidInputError, match=match) as info:
         A2AgentClient(**kwargs)
+    assert KEY[5:] not in str(info.value) and KEY[5:] not in repr(info.value.args)
+
+
+@pytest.mark.parametrize("suffix", ["\n", "\r\n", " ", "\t\n"], ids=["lf", "crlf", "space", "tab_lf"])
+def test_key_read_from_a_file_is_stripped(suffix: str) -> None:
+    assert A2AgentClient(api_key=f" {KEY}{suffix}").config.api_key == KEY
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .._extras import missing_extra
+
+_EXTRA_MODULES = {"starlette", "uvicorn", "anyio"}
+
 _EXPORTS = {
     "Emulator": "._app", "create_app": "._app",
     "EmulatorServer": "._server", "run_emulator": "._server",
@@ -29,4 +33,9 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'a2agent.emulator' has no attribute {name!r}")
-    return getattr(importlib.import_module(module, __name__), name)
+    try:
+        return getattr(importlib.import_module(module, __name__), name)
+    except ModuleNotFoundError as exc:
+        if exc.name not in _EXTRA_MODULES:
+            raise
+        raise missing_extra(exc, "a2agent.emulator", "emulator") from None

@@ -1,3 +1,11 @@
-from ._server import main
+from .._extras import missing_extra
+from . import _EXTRA_MODULES
+
+try:
+    from ._server import main
+except ModuleNotFoundError as exc:
+    if exc.name not in _EXTRA_MODULES:
+        raise
+    raise SystemExit(str(missing_extra(exc, "python -m a2agent.emulator", "emulator"))) from None
 
 main()

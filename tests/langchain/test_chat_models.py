@@ -247,7 +247,7 @@ def test_retries_and_timeout(emu: EmulatorServer, fmt: str) -> None:
 
 def test_bad_key_is_typed(emu: EmulatorServer) -> None:
     with pytest.raises(AuthenticationError):
-        ChatA2Agent(api_key="sk-nope", base_url=emu.base_url).invoke("hi")
+        ChatA2Agent(api_key="sk-nope-0123456789abcd", base_url=emu.base_url).invoke("hi")
 
 
 def test_missing_key_is_a_clear_error() -> None:
@@ -303,7 +303,7 @@ def test_tool_choice(emu: EmulatorServer, choice: Any, wire: Any, fmt: str) -> N
 
 
 def test_tool_choice_errors() -> None:
-    llm = ChatA2Agent(api_key="sk-x")
+    llm = ChatA2Agent(api_key="sk-test-0123456789abcdef")
     with pytest.raises(InvalidInputError, match="not one of the bound tools"):
         llm.bind_tools([add], tool_choice="subtract")
     with pytest.raises(InvalidInputError, match="exactly one tool"):
@@ -361,7 +361,7 @@ def test_structured_output_include_raw(emu: EmulatorServer, fmt: str) -> None:
 
 
 def test_structured_output_bad_arguments() -> None:
-    llm = ChatA2Agent(api_key="sk-x")
+    llm = ChatA2Agent(api_key="sk-test-0123456789abcdef")
     with pytest.raises(InvalidInputError, match="method"):
         llm.with_structured_output(Person, method="xml")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="Unsupported arguments"):
@@ -375,7 +375,7 @@ async def test_list_models(emu: EmulatorServer) -> None:
 
 
 def test_ls_params_and_profile() -> None:
-    llm = ChatA2Agent(api_key="sk-x", model="kimi-k2.5", temperature=0.1, max_tokens=9, stop=["z"])
+    llm = ChatA2Agent(api_key="sk-test-0123456789abcdef", model="kimi-k2.5", temperature=0.1, max_tokens=9, stop=["z"])
     assert llm._get_ls_params() == {"ls_provider": "a2agent", "ls_model_name": "kimi-k2.5", "ls_model_type": "chat",
                                     "ls_temperature": 0.1, "ls_max_tokens": 9, "ls_stop": ["z"]}
     assert llm.profile is not None

@@ -41,11 +41,11 @@ class TestChatA2AgentUnit(ChatModelUnitTests):
 
     @property
     def chat_model_params(self) -> dict[str, Any]:
-        return {"model": "deepseek-chat", "api_key": "sk-unit-test"}
+        return {"model": "deepseek-chat", "api_key": "sk-unit-test-0123456789"}
 
     @property
     def init_from_env_params(self) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
-        return ({"A2AGENT_API_KEY": "sk-from-env", "A2AGENT_BASE_URL": "http://127.0.0.1:1/v1"},
+        return ({"A2AGENT_API_KEY": "sk-from-env-0123456789", "A2AGENT_BASE_URL": "http://127.0.0.1:1/v1"},
                 {"model": "glm-5"}, {"base_url": "http://127.0.0.1:1/v1", "model_name": "glm-5"})
 
     @property
@@ -71,7 +71,7 @@ class TestChatA2AgentUnit(ChatModelUnitTests):
             loaded = load(serialized, valid_namespaces=["langchain_a2agent"], allowed_objects=[ChatA2Agent],
                           secrets_from_env=True)
         assert loaded.dict() == model.dict()
-        assert loaded.api_key.get_secret_value() == "sk-from-env"
+        assert loaded.api_key.get_secret_value() == "sk-from-env-0123456789"
 
 
 class TestChatA2AgentIntegration(ChatModelIntegrationTests):

@@ -100,23 +100,23 @@ async def test_complete_variants(emu: EmulatorServer) -> None:
      ("qwen3.5-plus", 1000000, 65536, True)],
 )
 def test_metadata_from_catalogue(model: str, context_window: int, num_output: int, function_calling: bool) -> None:
-    meta = A2AgentLLM(model=model, api_key="sk-x").metadata
+    meta = A2AgentLLM(model=model, api_key="sk-test-0123456789abcdef").metadata
     assert (meta.context_window, meta.num_output, meta.is_function_calling_model) == (context_window, num_output,
                                                                                        function_calling)
     assert meta.is_chat_model and meta.model_name == model
 
 
 def test_metadata_overrides_and_unknown_model() -> None:
-    meta = A2AgentLLM(model="glm-5", api_key="sk-x", context_window=1000, num_output=10,
+    meta = A2AgentLLM(model="glm-5", api_key="sk-test-0123456789abcdef", context_window=1000, num_output=10,
                       is_function_calling=False).metadata
     assert (meta.context_window, meta.num_output, meta.is_function_calling_model) == (1000, 10, False)
-    assert A2AgentLLM(model="glm-5", api_key="sk-x", max_tokens=77).metadata.num_output == 77
+    assert A2AgentLLM(model="glm-5", api_key="sk-test-0123456789abcdef", max_tokens=77).metadata.num_output == 77
     with pytest.warns(UserWarning, match="not in the a2agent catalogue"):
-        meta = A2AgentLLM(model="future-model", api_key="sk-x").metadata
+        meta = A2AgentLLM(model="future-model", api_key="sk-test-0123456789abcdef").metadata
     assert meta.context_window == 32768 != 3900
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        A2AgentLLM(model="future-model", api_key="sk-x", context_window=8000)
+        A2AgentLLM(model="future-model", api_key="sk-test-0123456789abcdef", context_window=8000)
 
 
 def test_env_and_missing_key(monkeypatch: pytest.MonkeyPatch, emu: EmulatorServer) -> None:
@@ -165,7 +165,7 @@ def test_retries_timeout_and_auth(emu: EmulatorServer) -> None:
     with pytest.raises(APITimeoutError):
         make(emu, timeout=0.2, max_retries=0).complete("x")
     with pytest.raises(AuthenticationError):
-        A2AgentLLM(api_key="sk-wrong", api_base=emu.base_url).complete("x")
+        A2AgentLLM(api_key="sk-wrong-0123456789abc", api_base=emu.base_url).complete("x")
 
 
 @pytest.mark.parametrize("mode", ["sync", "async", "stream", "astream"])
@@ -205,11 +205,11 @@ def test_tool_choice(emu: EmulatorServer, kwargs: dict[str, Any], wire: Any, fmt
 
 def test_tool_choice_unknown_name() -> None:
     with pytest.raises(InvalidInputError, match="not one of the bound tools"):
-        A2AgentLLM(api_key="sk-x")._prepare_chat_with_tools([ADD], tool_choice="divide")
+        A2AgentLLM(api_key="sk-test-0123456789abcdef")._prepare_chat_with_tools([ADD], tool_choice="divide")
 
 
 def test_no_tool_call_error() -> None:
-    llm = A2AgentLLM(api_key="sk-x")
+    llm = A2AgentLLM(api_key="sk-test-0123456789abcdef")
     from llama_index.core.base.llms.types import ChatResponse
 
     response = ChatResponse(message=ChatMessage(role="assistant", content="plain"))

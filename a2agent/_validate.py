@@ -1,0 +1,167 @@
+"""Input validation: the one place every setting and payload is checked, for the core and both adapters.
+
+Each check raises ``InvalidInputError`` naming what was wrong (never echoing an API key), so a bad
+argument fails at construction with a clear message instead of on the first call or as a raw
+library exception. The adapters call these same functions from their constructors.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from ._errors import InvalidInputError
+
+__all__ = [
+    "MIN_KEY_LENGTH",
+    "check_api_key",
+    "check_base_url",
+    "check_headers",
+    "check_max_retries",
+    "check_sampling",
+    "check_timeout",
+    "encode_json",
+    "invalid_input",
+]
+
+# A2Agent keys are long random strings. Shorter values are refused so the scrubber, which rewrites
+# every occurrence of the key in error texts, can never rewrite an ordinary word ("k" in "key").
+MIN_KEY_LENGTH = 16
+DEFAULT_TIMEOUT = 600.0
+
+
+def check_api_key(key: object, owner: str = "A2Agent client") -> str:
+    """The key, stripped of surrounding whitespace (a key read from a file ends in a newline).
+
+    Inside, only printable ASCII without spaces is allowed: anything else cannot travel in an HTTP
+    header, and would otherwise fail on the wire with the key quoted in the error.
+    """
+    if key is None or (isinstance(key, str) and not key.strip()):
+        raise InvalidInputError(f"{owner} needs an API key: pass api_key=... or set the A2AGENT_API_KEY "
+                                "environment variable.")
+    if not isinstance(key, str):
+        raise InvalidInputError(f"api_key must be a string, got {type(key).__name__}")
+    key = key.strip()
+    bad = next((c for c in key if not ("!" <= c <= "~")), None)
+    if bad is not None:
+        what = "whitespace" if bad.isspace() else "a control character" if ord(bad) < 32 or ord(bad) == 127 \
+            else "a non-ASCII character"
+        raise InvalidInputError(f"api_key contains {what} (U+{ord(bad):04X}); an API key is printable ASCII")
+    if len(key) < MIN_KEY_LENGTH:
+        raise InvalidInputError(f"api_key is {len(key)} characters long; A2Agent keys have at least "
+                                f"{MIN_KEY_LENGTH}. Check that the whole key was copied.")
+    return key
+
+
+def check_base_url(url: Any) -> str:
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url.split("://", 1)[1]) == 0:
+        raise InvalidInputError(f"base_url must be an http(s) URL such as https://api.a2agent.me/v1, got {url!r}")
+    if any(c.isspace() for c in url):
+        raise InvalidInputError(f"base_url must not contain whitespace, got {url!r}")
+    return url.rstrip("/")
+
+
+def check_timeout(timeout: Any) -> Any:
+    """Seconds as a positive finite float, or an ``httpx.Timeout`` passed through (httpx not imported)."""
+    if timeout is None:
+        return DEFAULT_TIMEOUT
+    if type(timeout).__name__ == "Timeout" and type(timeout).__module__.startswith("httpx"):
+        return timeout
+    if isinstance(timeout, int | float) and not isinstance(timeout, bool) and 0 < timeout < math.inf:
+        return float(timeout)
+    raise InvalidInputError(f"timeout must be a positive, finite number of seconds or an httpx.Timeout, "
+                            f"got {timeout!r}")
+
+
+def check_max_retries(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise InvalidInputError(f"max_retries must be a non-negative int, got {value!r}")
+    return value
+
+
+def check_headers(headers: Any, name: str = "default_headers") -> dict[str, str]:
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise InvalidInputError(f"{name} must be a mapping of header names to strings, got {type(headers).__name__}")
+    for key, value in headers.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise InvalidInputError(f"{name}[{key!r}] must map a str to a str, got {type(value).__name__}")
+        if any(c in value for c in "\r\n\0") or any(not ("!" <= c <= "~") for c in key):
+            raise InvalidInputError(f"{name}[{key!r}] is not a valid HTTP header (control characters)")
+    return dict(headers)
+
+
+# name: (low, high, integer?) -- the ranges of the OpenAI format, which A2Agent documents.
+_RANGES: dict[str, tuple[float, float, bool]] = {
+    "temperature": (0.0, 2.0, False),
+    "top_p": (0.0, 1.0, False),
+    "presence_penalty": (-2.0, 2.0, False),
+    "frequency_penalty": (-2.0, 2.0, False),
+    "max_tokens": (1, math.inf, True),
+    "max_completion_tokens": (1, math.inf, True),
+    "n": (1, 128, True),
+    "top_logprobs": (0, 20, True),
+    "seed": (-math.inf, math.inf, True),
+}
+
+
+def check_sampling(params: Mapping[str, Any], where: str = "payload") -> None:
+    """Types and ranges of the sampling parameters present (None values are skipped)."""
+    for name, (low, high, integer) in _RANGES.items():
+        value = params.get(name)
+        if value is None:
+            continue
+        kind = int if integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kind):
+            raise InvalidInputError(f"{where}[{name!r}] must be {'an int' if integer else 'a number'}, "
+                                    f"got {value!r}")
+        if not (low <= value <= high) or (not integer and not math.isfinite(value)):
+            raise InvalidInputError(f"{where}[{name!r}] must be between {low} and {high}, got {value!r}")
+    stop = params.get("stop")
+    if stop is not None and not isinstance(stop, str) and not (
+            isinstance(stop, list | tuple) and all(isinstance(s, str) for s in stop)):
+        raise InvalidInputError(f"{where}['stop'] must be a string or a list of strings, got {stop!r}")
+
+
+def encode_json(payload: Any) -> bytes:
+    """The request body as compact UTF-8 JSON; NaN, infinity and unserializable values are refused
+    with the path of the offending value (``json.dumps`` would write ``NaN``, which is not JSON)."""
+    try:
+        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    except (TypeError, ValueError) as exc:
+        path, value = _find_unencodable(payload, "payload") or ("payload", payload)
+        why = "is not a finite number" if isinstance(value, float) else f"is not JSON-serializable ({exc})"
+        raise InvalidInputError(f"{path} {why}: got {value!r:.100}") from None
+
+
+def _find_unencodable(value: Any, path: str) -> tuple[str, Any] | None:
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path, value)
+    if value is None or isinstance(value, str | int | bool):
+        return None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                return (f"{path} key {key!r}", key)
+            found = _find_unencodable(item, f"{path}[{key!r}]")
+            if found:
+                return found
+        return None
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = _find_unencodable(item, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    return (path, value)
+
+
+def invalid_input(owner: str, exc: Any) -> InvalidInputError:
+    """An ``InvalidInputError`` from a pydantic ``ValidationError``: field and reason, never the
+    rejected value (it may be a key)."""
+    errors = exc.errors(include_input=False, include_url=False) if hasattr(exc, "errors") else []
+    parts = [f"{'.'.join(str(p) for p in e.get('loc', ())) or 'value'}: {e.get('msg', 'invalid')}" for e in errors]
+    return InvalidInputError(f"{owner}: invalid argument(s): {'; '.join(parts) or exc}")
