@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from ._errors import InvalidInputError, StreamError
+from ._messages import strip_internal_keys
 from ._sse import ServerSentEvent, decode_openai_event
 from .types import ChatCompletion
 
@@ -55,6 +56,8 @@ class OpenAICodec:
 
     def encode_request(self, payload: Mapping[str, Any], *, stream: bool) -> dict[str, Any]:
         body = dict(payload)
+        if "messages" in body:  # keys only other codecs read (signatures, tool error flags) stay home
+            body["messages"] = strip_internal_keys(body["messages"])
         if stream:
             body["stream"] = True
         else:
