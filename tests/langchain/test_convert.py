@@ -65,7 +65,7 @@ CASES: list[tuple[str, BaseMessage, list[dict[str, Any]]]] = [
          {"id": "c9", "type": "function", "function": {"name": "add", "arguments": "{bad"}}]}]),
     ("tool_text", ToolMessage("3", tool_call_id="c1"), [{"role": "tool", "tool_call_id": "c1", "content": "3"}]),
     ("tool_error", ToolMessage("boom", tool_call_id="c1", status="error"),
-     [{"role": "tool", "tool_call_id": "c1", "content": "Error: boom"}]),
+     [{"role": "tool", "tool_call_id": "c1", "content": "Error: boom", "is_error": True}]),
     ("tool_image_deferred", ToolMessage([{"type": "text", "text": "see"},
                                          {"type": "image", "base64": PNG, "mime_type": "image/png"}],
                                         tool_call_id="c1"),
