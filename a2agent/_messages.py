@@ -120,8 +120,9 @@ def to_strict_json_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
 
     Every object, at every depth ($defs, items, unions, additionalProperties schemas), gets
     ``additionalProperties: false`` (unless it already says otherwise) and all its properties in
-    ``required``; properties that were optional become nullable instead, so the model can still
-    leave them out by sending null. ``default`` is removed (strict mode rejects it, and with every
+    ``required``; optional properties without a non-null default become nullable, so the model can
+    still leave them out by sending null (those with a real default must be filled in: null would
+    fail the caller's validation). ``default`` is removed (strict mode rejects it, and with every
     property required it means nothing), a single-entry ``allOf`` is inlined, and a ``$ref`` with
     sibling keys is expanded, siblings winning, as the openai SDK does. Pure: returns a new dict.
     """
@@ -158,13 +159,20 @@ def _strict(node: Mapping[str, Any], *, root: Mapping[str, Any], depth: int) -> 
     if isinstance(properties, Mapping):
         required = set(out.get("required") or ())
         out["properties"] = {
-            name: _nullable(strict) if name not in required else strict
+            name: _nullable(strict) if _optional(name, sub, required) else strict
             for name, sub in properties.items()
             for strict in (_strict(sub, root=root, depth=depth + 1),)}
         out["required"] = list(properties)
     if (out.get("type") == "object" or "properties" in out) and "additionalProperties" not in out:
         out["additionalProperties"] = False
     return out
+
+
+def _optional(name: str, schema: Any, required: set[str]) -> bool:
+    # Optional without a real default: null stands for "left out". A property with a non-null
+    # default stays non-nullable (required, the model fills it in), since a null would fail the
+    # caller's own validation (a pydantic ``int = 3`` field refuses None).
+    return name not in required and not (isinstance(schema, Mapping) and schema.get("default") is not None)
 
 
 def _resolve_ref(root: Mapping[str, Any], ref: str) -> Mapping[str, Any]:

@@ -91,11 +91,13 @@ class Tree(BaseModel):
 
 STRICT_CASES = [
     ("optional_fields", Address, {"zip"}),
-    ("defaults_and_literal", Pet, {"name"}),
-    ("nested_refs_lists_enums_unions", Owner, {"nickname", "age", "work", "pets", "color", "extra"}),
+    ("defaults_and_literal", Pet, set()),
+    ("nested_refs_lists_enums_unions", Owner, {"nickname", "work", "pets", "extra"}),
     ("recursive", Tree, {"children"}),
     ("plain_dict_schema", {"type": "object", "properties": {"a": {"type": "integer", "default": 1},
-                                                            "b": {"enum": ["x", "y"]}}, "required": ["b"]}, {"a"}),
+                                                            "b": {"enum": ["x", "y"]}, "c": {"enum": ["x"]},
+                                                            "d": {"type": "string", "default": None}},
+                           "required": ["b"]}, {"c", "d"}),
 ]
 
 
@@ -114,11 +116,12 @@ def test_to_strict_json_schema_details() -> None:
     strict = to_strict_json_schema(Owner.model_json_schema())
     props = strict["properties"]
     assert props["nickname"] == {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Nickname"}
-    assert props["age"] == {"type": ["integer", "null"], "title": "Age"}
+    assert props["age"] == {"type": "integer", "title": "Age"}  # a real default: filled in, never null
     # $ref with a sibling description is inlined and made strict, the sibling wins
     assert props["home"]["description"] == "Where they live" and props["home"]["additionalProperties"] is False
     assert props["home"]["required"] == ["street", "zip"]
-    assert props["color"]["anyOf"] == [{"$ref": "#/$defs/Color"}, {"type": "null"}]
+    assert props["color"] == {"$ref": "#/$defs/Color"}
+    assert props["work"]["anyOf"] == [{"$ref": "#/$defs/Address"}, {"type": "null"}]
     assert props["tag"] == {"anyOf": [{"type": "integer"}, {"type": "string"}], "title": "Tag"}
     assert strict["$defs"]["Pet"]["required"] == ["kind", "name"]
     assert strict["$defs"]["Pet"]["properties"]["kind"] == {"enum": ["cat", "dog"], "title": "Kind", "type": "string"}
