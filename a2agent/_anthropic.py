@@ -20,6 +20,7 @@ from typing import Any
 
 from ._codec import DONE
 from ._errors import APIResponseError, InvalidInputError, StreamError, error_message
+from ._messages import TOOL_ERROR_KEY
 from ._models import get_model_profile
 from ._sse import ServerSentEvent
 from .types import ChatCompletion, ToolCall, Usage
@@ -106,7 +107,7 @@ def _messages(messages: list[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], 
         elif role == "tool":
             result: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.get("tool_call_id"),
                                       "content": _content_blocks(message.get("content"), where)}
-            if str(message.get("content", "")).startswith("Error:"):
+            if message.get(TOOL_ERROR_KEY):  # the framework's own failure flag, never a guess from text
                 result["is_error"] = True
             turn_role, blocks = "user", [result]
         elif role == "user":

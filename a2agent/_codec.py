@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from ._errors import APIResponseError, InvalidInputError, StreamError, error_message
+from ._messages import strip_internal_keys
 from ._sse import ServerSentEvent
 from ._validate import check_sampling
 from .types import ChatCompletion
@@ -68,6 +69,8 @@ class OpenAICodec:
 
     def encode_request(self, payload: Mapping[str, Any], *, stream: bool) -> dict[str, Any]:
         body = dict(payload)
+        if "messages" in body:  # keys only other codecs read (signatures, tool error flags) stay home
+            body["messages"] = strip_internal_keys(body["messages"])
         if stream:
             body["stream"] = True
         else:

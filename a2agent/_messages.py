@@ -6,8 +6,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ._errors import InvalidInputError
+from ._models import get_model_profile
 
-__all__ = ["normalize_tool_choice", "split_tool_attachments", "token_details"]
+__all__ = ["TOOL_ERROR_KEY", "normalize_tool_choice", "reasoning_for_request", "split_tool_attachments",
+           "strip_internal_keys", "to_strict_json_schema", "token_details"]
+
+# Internal keys of canonical messages: the codecs map or strip them, the OpenAI wire never sees them.
+TOOL_ERROR_KEY = "is_error"  # on a tool message: the framework says the tool failed
+_INTERNAL_KEYS = ("reasoning_signature", TOOL_ERROR_KEY)
+_REASONING_KEYS = ("reasoning_content", "reasoning_signature")
 
 _TOOL_CHOICES = ("auto", "none", "required")
 _ALL_CHOICES = [*_TOOL_CHOICES, "any"]
@@ -67,3 +74,135 @@ def token_details(usage: Mapping[str, Any]) -> tuple[int | None, int | None]:
         cached = usage.get("prompt_cache_hit_tokens")
     reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
     return (None if cached is None else int(cached), None if reasoning is None else int(reasoning))
+
+
+def strip_internal_keys(messages: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Canonical messages as the OpenAI wire takes them: without the keys only other codecs read."""
+    return [{k: v for k, v in m.items() if k not in _INTERNAL_KEYS}
+            if any(k in m for k in _INTERNAL_KEYS) else dict(m) for m in messages]
+
+
+def reasoning_for_request(messages: Iterable[Mapping[str, Any]], model: str) -> list[dict[str, Any]]:
+    """Keep reasoning (``reasoning_content`` and its Anthropic signature) only where backends want it.
+
+    DeepSeek/GLM/Kimi thinking mode needs the reasoning of the assistant turns of the current tool
+    loop (after the last user message) back, or answers 400; Anthropic likewise verifies the signed
+    thinking block of the current tool-use turn and ignores older ones. Earlier turns' reasoning is
+    dropped: it costs input tokens and some backends reject it. Models whose profile says
+    ``reasoning_input=False`` (legacy reasoners) never get it. Inputs are not mutated.
+    """
+    messages = list(messages)
+    keep_from = len(messages)
+    if get_model_profile(model).reasoning_input:
+        keep_from = next((i + 1 for i in range(len(messages) - 1, -1, -1) if _opens_turn(messages, i)), 0)
+    return [{k: v for k, v in m.items() if k not in _REASONING_KEYS}
+            if i < keep_from and any(k in m for k in _REASONING_KEYS) else dict(m)
+            for i, m in enumerate(messages)]
+
+
+def _opens_turn(messages: list[Mapping[str, Any]], i: int) -> bool:
+    # A user message right after tool results carries their attachments (split_tool_attachments):
+    # it belongs to the tool loop, not a new user turn.
+    return messages[i].get("role") == "user" and not (i and messages[i - 1].get("role") == "tool")
+
+
+# -- strict JSON schemas ---------------------------------------------------------------------------
+
+_NULL: dict[str, Any] = {"type": "null"}
+# Keys whose value is a map of name -> schema, and keys whose value is one schema or a list of them.
+_SCHEMA_MAPS = ("$defs", "definitions")
+_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SCHEMA_ONE = ("items", "not", "additionalProperties", "contains", "if", "then", "else")
+
+
+def to_strict_json_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON schema made valid for strict mode (OpenAI ``strict: true`` tools and json_schema).
+
+    Every object, at every depth ($defs, items, unions, additionalProperties schemas), gets
+    ``additionalProperties: false`` (unless it already says otherwise) and all its properties in
+    ``required``; optional properties without a non-null default become nullable, so the model can
+    still leave them out by sending null (those with a real default must be filled in: null would
+    fail the caller's validation). ``default`` is removed (strict mode rejects it, and with every
+    property required it means nothing), a single-entry ``allOf`` is inlined, and a ``$ref`` with
+    sibling keys is expanded, siblings winning, as the openai SDK does. Pure: returns a new dict.
+    """
+    return _strict(schema, root=schema, depth=0)
+
+
+def _strict(node: Mapping[str, Any], *, root: Mapping[str, Any], depth: int) -> dict[str, Any]:
+    if depth > 64:
+        raise InvalidInputError("JSON schema nests too deeply (or a $ref expands into itself)")
+    ref = node.get("$ref")
+    siblings = {k: v for k, v in node.items() if k not in ("$ref", "default")}
+    if isinstance(ref, str) and siblings:  # strict mode takes a bare $ref only
+        return _strict({**_resolve_ref(root, ref), **siblings}, root=root, depth=depth + 1)
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "default":
+            continue
+        if key == "properties" and isinstance(value, Mapping):
+            out[key] = value  # rebuilt below, once required is known
+        elif key in _SCHEMA_MAPS and isinstance(value, Mapping):
+            out[key] = {name: _strict(sub, root=root, depth=depth + 1) for name, sub in value.items()}
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            out[key] = [_strict(sub, root=root, depth=depth + 1) if isinstance(sub, Mapping) else sub
+                        for sub in value]
+        elif key in _SCHEMA_ONE and isinstance(value, Mapping):
+            out[key] = _strict(value, root=root, depth=depth + 1)
+        else:
+            out[key] = value
+    all_of = out.get("allOf")
+    if isinstance(all_of, list) and len(all_of) == 1 and isinstance(all_of[0], Mapping):
+        del out["allOf"]
+        out = {**all_of[0], **out}
+    properties = out.get("properties")
+    if isinstance(properties, Mapping):
+        required = set(out.get("required") or ())
+        out["properties"] = {
+            name: _nullable(strict) if _optional(name, sub, required) else strict
+            for name, sub in properties.items()
+            for strict in (_strict(sub, root=root, depth=depth + 1),)}
+        out["required"] = list(properties)
+    if (out.get("type") == "object" or "properties" in out) and "additionalProperties" not in out:
+        out["additionalProperties"] = False
+    return out
+
+
+def _optional(name: str, schema: Any, required: set[str]) -> bool:
+    # Optional without a real default: null stands for "left out". A property with a non-null
+    # default stays non-nullable (required, the model fills it in), since a null would fail the
+    # caller's own validation (a pydantic ``int = 3`` field refuses None).
+    return name not in required and not (isinstance(schema, Mapping) and schema.get("default") is not None)
+
+
+def _resolve_ref(root: Mapping[str, Any], ref: str) -> Mapping[str, Any]:
+    if not ref.startswith("#/"):
+        raise InvalidInputError(f"Only local $ref values can be made strict, got {ref!r}")
+    target: Any = root
+    for part in ref[2:].split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        if not isinstance(target, Mapping) or part not in target:
+            raise InvalidInputError(f"$ref {ref!r} does not resolve in the schema")
+        target = target[part]
+    if not isinstance(target, Mapping):
+        raise InvalidInputError(f"$ref {ref!r} does not point at a schema")
+    return target
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` that also accepts null (already-nullable schemas come back unchanged)."""
+    kind = schema.get("type")
+    for key in ("anyOf", "oneOf"):
+        branches = schema.get(key)
+        if isinstance(branches, list):
+            if any(isinstance(b, Mapping) and b.get("type") == "null" for b in branches):
+                return schema
+            return {**schema, key: [*branches, _NULL]}
+    if "enum" in schema and None in schema["enum"]:
+        return schema
+    if "enum" in schema or "const" in schema or "$ref" in schema or kind is None or kind in ("object", "array"):
+        meta: dict[str, Any] = {k: schema[k] for k in ("description", "title") if k in schema}
+        return {"anyOf": [schema, _NULL], **meta}
+    if isinstance(kind, list):
+        return schema if "null" in kind else {**schema, "type": [*kind, "null"]}
+    return schema if kind == "null" else {**schema, "type": [kind, "null"]}

@@ -26,12 +26,34 @@ class ModelProfile(BaseModel):
     vision: bool = False
     # "always": emits reasoning_content by default; "optional": only with thinking enabled; "none".
     reasoning: str = "none"
+    # False for backends that answer 400 when reasoning_content comes back in input (legacy reasoners).
+    reasoning_input: bool = True
+    # Native structured output: response_format json_schema / json_object. Only the OpenAI format has
+    # response_format, so ``for_format("anthropic")`` turns both off.
+    json_schema: bool = False
+    json_mode: bool = True
     known: bool = True
+
+    def for_format(self, api_format: str) -> ModelProfile:
+        """What this model supports over one wire format (the Messages format has no response_format)."""
+        limits = _FORMAT_LIMITS.get(api_format)
+        if limits is None:
+            raise InvalidInputError(f"api_format must be one of {sorted(_FORMAT_LIMITS)}, got {api_format!r}")
+        changed = {k: v for k, v in limits.items() if getattr(self, k) != v}
+        return self.model_copy(update=changed) if changed else self
+
+
+_FORMAT_LIMITS: dict[str, dict[str, Any]] = {"openai": {}, "anthropic": {"json_schema": False, "json_mode": False}}
+
+
+# Backends whose OpenAI-compatible API takes response_format json_schema (DeepSeek, GLM and Kimi
+# document json_object only; Qwen and MiniMax document json_schema).
+_JSON_SCHEMA_OWNERS = frozenset({"qwen", "minimax"})
 
 
 def _p(id: str, owner: str, ctx: int, out: int, *, vision: bool = False, reasoning: str = "none") -> ModelProfile:
     return ModelProfile(id=id, owned_by=owner, context_window=ctx, max_output_tokens=out,
-                        vision=vision, reasoning=reasoning)
+                        vision=vision, reasoning=reasoning, json_schema=owner in _JSON_SCHEMA_OWNERS)
 
 
 MODEL_PROFILES: dict[str, ModelProfile] = {

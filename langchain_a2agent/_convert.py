@@ -27,7 +27,7 @@ from langchain_core.output_parsers.openai_tools import make_invalid_tool_call, p
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from a2agent import InvalidInputError
-from a2agent._messages import split_tool_attachments, token_details
+from a2agent._messages import TOOL_ERROR_KEY, split_tool_attachments, token_details
 
 PROVIDER = "a2agent"
 _DATA_BLOCKS = frozenset({"image", "audio", "file"})
@@ -111,7 +111,7 @@ def _ai_message(message: AIMessage, where: str) -> dict[str, Any]:
         out["content"] = ""
     reasoning, signature = _reasoning_of(message)
     if reasoning:
-        # DeepSeek/GLM thinking mode requires it back on tool-call turns; harmless elsewhere.
+        # Thinking mode needs it back in the current tool loop; reasoning_for_request drops the rest.
         out["reasoning_content"] = reasoning
         if signature:
             out["reasoning_signature"] = signature  # the Anthropic format verifies it
@@ -126,7 +126,11 @@ def messages_to_dicts(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     for i, message in enumerate(messages):
         where = f"messages[{i}]"
         if isinstance(message, ToolMessage):
-            out.append({"role": "tool", "tool_call_id": message.tool_call_id, "content": _tool_content(message, where)})
+            tool: dict[str, Any] = {"role": "tool", "tool_call_id": message.tool_call_id,
+                                    "content": _tool_content(message, where)}
+            if message.status == "error":
+                tool[TOOL_ERROR_KEY] = True  # the Anthropic codec sends it as is_error
+            out.append(tool)
         elif isinstance(message, HumanMessage):
             out.append(_named({"role": "user", "content": _user_content(message.content, where)}, message))
         elif isinstance(message, AIMessage):
@@ -225,8 +229,56 @@ def completion_to_result(response: Mapping[str, Any]) -> ChatResult:
     return ChatResult(generations=generations, llm_output=llm_output)
 
 
-def chunk_to_generation(chunk: Mapping[str, Any]) -> ChatGenerationChunk | None:
-    """One canonical stream chunk -> a LangChain generation chunk (None when it carries nothing)."""
+class BlockIndexer:
+    """Content-block positions within one stream, in the order the non-streamed message has them.
+
+    A new block starts whenever the kind changes (reasoning, text, each tool call); every fragment
+    of one tool call keeps its block. Tool-call chunks carry that position as their ``index`` (as
+    langchain-anthropic does with content-block indices), so they can never merge into the
+    reasoning or text block of the same position when output_version="v1" sums chunks.
+    """
+
+    __slots__ = ("current", "kind", "tools", "v1")
+
+    def __init__(self, v1: bool = False) -> None:
+        self.v1 = v1
+        self.current = -1
+        self.kind: object = None
+        self.tools: dict[int, int] = {}
+
+    def at(self, kind: str) -> int:
+        if kind != self.kind:
+            self.kind = kind
+            self.current += 1
+        return self.current
+
+    def tool(self, index: int) -> int:
+        position = self.tools.get(index)
+        if position is None:
+            self.current += 1
+            position = self.tools[index] = self.current
+        self.kind = ("tool", index)
+        return position
+
+
+class _WireIndices(BlockIndexer):
+    def at(self, kind: str) -> int:
+        return 0
+
+    def tool(self, index: int) -> int:
+        return index
+
+
+_WIRE_INDICES = _WireIndices()
+
+
+def chunk_to_generation(chunk: Mapping[str, Any], blocks: BlockIndexer | None = None) -> ChatGenerationChunk | None:
+    """One canonical stream chunk -> a LangChain generation chunk (None when it carries nothing).
+
+    ``blocks`` (one per stream) numbers content blocks; with ``blocks.v1`` the chunk's content is
+    already the v1 block list, every block with its index. Without it tool-call chunks keep the
+    wire's tool-call index.
+    """
     choices = chunk.get("choices")
     usage = usage_to_metadata(chunk.get("usage"))
     if not choices:
@@ -236,8 +288,18 @@ def chunk_to_generation(chunk: Mapping[str, Any]) -> ChatGenerationChunk | None:
                                                           response_metadata={"model_provider": PROVIDER}))
     choice = choices[0]
     delta = choice.get("delta") or {}
+    blocks = blocks or _WIRE_INDICES
     # Runs once per streamed chunk: pass only the fields this chunk has (each one costs validation).
     fields: dict[str, Any] = {"content": delta.get("content") or "", "response_metadata": {"model_provider": PROVIDER}}
+    v1_content: list[dict[str, Any]] = []
+    if delta.get("reasoning_content"):
+        position = blocks.at("reasoning")
+        if blocks.v1:
+            v1_content.append({"type": "reasoning", "reasoning": delta["reasoning_content"], "index": position})
+    if fields["content"]:
+        position = blocks.at("text")
+        if blocks.v1:
+            v1_content.append({"type": "text", "text": fields["content"], "index": position})
     if chunk.get("id"):
         fields["id"] = chunk["id"]
     if usage is not None:
@@ -246,11 +308,17 @@ def chunk_to_generation(chunk: Mapping[str, Any]) -> ChatGenerationChunk | None:
     if additional:
         fields["additional_kwargs"] = additional
     if delta.get("tool_calls"):
-        fields["tool_call_chunks"] = [
+        calls = fields["tool_call_chunks"] = [
             tool_call_chunk(name=(tc.get("function") or {}).get("name"),
                             args=(tc.get("function") or {}).get("arguments"), id=tc.get("id"),
-                            index=tc.get("index", position))
+                            index=blocks.tool(tc.get("index", position)))
             for position, tc in enumerate(delta["tool_calls"]) if tc]
+        if blocks.v1:
+            v1_content += [{"type": "tool_call_chunk", "id": c["id"], "name": c["name"], "args": c["args"],
+                            "index": c["index"]} for c in calls]
+    if blocks.v1:
+        fields["content"] = v1_content
+        fields["response_metadata"]["output_version"] = "v1"
     info: dict[str, Any] | None = None
     finish = choice.get("finish_reason")
     if finish:

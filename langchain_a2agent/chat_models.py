@@ -22,11 +22,11 @@ from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, model_validator
 
 from a2agent import A2AgentClient, AsyncA2AgentClient, InvalidInputError, get_model_profile
-from a2agent._messages import normalize_tool_choice
+from a2agent._messages import normalize_tool_choice, reasoning_for_request, to_strict_json_schema
 from a2agent._validate import check_sampling, invalid_input
 from a2agent.types import Model
 
-from ._convert import PROVIDER, chunk_to_generation, completion_to_result, messages_to_dicts
+from ._convert import PROVIDER, BlockIndexer, chunk_to_generation, completion_to_result, messages_to_dicts
 
 __all__ = ["ChatA2Agent"]
 
@@ -116,11 +116,14 @@ class ChatA2Agent(BaseChatModel):
         return self
 
     def _resolve_model_profile(self) -> ModelProfile | None:
-        p = get_model_profile(self.model_name)
+        # What this model supports over this wire format: "structured_output" is native
+        # response_format json_schema (agents pick their provider strategy on it), which the
+        # Messages format does not have; tool-based structured output works everywhere.
+        p = get_model_profile(self.model_name).for_format(self.api_format)
         return ModelProfile(max_input_tokens=p.context_window, max_output_tokens=p.max_output_tokens,
                             text_inputs=True, image_inputs=p.vision, image_url_inputs=p.vision,
                             tool_calling=p.tools, tool_choice=p.tools, tool_call_streaming=p.tools,
-                            structured_output=p.tools, reasoning_output=p.reasoning != "none",
+                            structured_output=p.json_schema, reasoning_output=p.reasoning != "none",
                             text_outputs=True)
 
     # -- clients (built lazily: constructing a model never opens sockets) -----------------------
@@ -199,7 +202,7 @@ class ChatA2Agent(BaseChatModel):
             payload.update(self.extra_body)
         if stream and stream_usage:
             payload["stream_options"] = {"include_usage": True}
-        payload["messages"] = messages_to_dicts(messages)
+        payload["messages"] = reasoning_for_request(messages_to_dicts(messages), payload["model"])
         return payload
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
@@ -219,9 +222,10 @@ class ChatA2Agent(BaseChatModel):
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
         payload = self._payload(messages, stop, True, **kwargs)
+        blocks = BlockIndexer(v1=self.output_version == "v1")
         with self.client.stream_chat_completions(payload, accumulate=False) as stream:
             for chunk in stream:
-                generation = chunk_to_generation(chunk)
+                generation = chunk_to_generation(chunk, blocks)
                 if generation is None:
                     continue
                 if run_manager:
@@ -232,9 +236,10 @@ class ChatA2Agent(BaseChatModel):
                        run_manager: AsyncCallbackManagerForLLMRun | None = None,
                        **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
         payload = self._payload(messages, stop, True, **kwargs)
+        blocks = BlockIndexer(v1=self.output_version == "v1")
         async with self.async_client.stream_chat_completions(payload, accumulate=False) as stream:
             async for chunk in stream:
-                generation = chunk_to_generation(chunk)
+                generation = chunk_to_generation(chunk, blocks)
                 if generation is None:
                     continue
                 if run_manager:
@@ -331,7 +336,9 @@ def _format_tool(tool: Any, strict: bool | None, index: int) -> dict[str, Any]:
     """One bound tool in the wire's shape; anything LangChain cannot convert, or a tool without a
     name, is an InvalidInputError naming its position."""
     try:
-        formatted = convert_to_openai_tool(tool, strict=strict)
+        # strict: made strict by the core from the plain schema, which still says what is optional
+        formatted = (_strict_tool(convert_to_openai_tool(tool)) if strict
+                     else convert_to_openai_tool(tool, strict=strict))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InvalidInputError(f"tools[{index}] is not a valid tool ({type(exc).__name__}: {exc})") from None
     function = formatted.get("function") if isinstance(formatted, dict) else None
@@ -350,10 +357,16 @@ def _tool_choice(choice: dict[str, Any] | str | bool, names: list[str]) -> dict[
     return normalize_tool_choice(choice, names)
 
 
+def _strict_tool(tool: dict[str, Any]) -> dict[str, Any]:
+    function = tool["function"]
+    parameters = function.get("parameters") or {"type": "object", "properties": {}}
+    return {**tool, "function": {**function, "parameters": to_strict_json_schema(parameters), "strict": True}}
+
+
 def _json_schema_format(schema: dict[str, Any] | type, strict: bool | None) -> dict[str, Any]:
     json_schema = convert_to_json_schema(schema)
     name = json_schema.get("title") or "response"
-    spec: dict[str, Any] = {"name": name, "schema": json_schema}
+    spec: dict[str, Any] = {"name": name, "schema": to_strict_json_schema(json_schema) if strict else json_schema}
     if description := json_schema.get("description"):
         spec["description"] = description
     if strict is not None:

@@ -27,7 +27,7 @@ from llama_index.core.base.llms.types import (
 )
 
 from a2agent import InvalidInputError
-from a2agent._messages import split_tool_attachments, token_details
+from a2agent._messages import TOOL_ERROR_KEY, split_tool_attachments, token_details
 from a2agent._stream import ChoiceState
 from a2agent.types import ToolCall
 
@@ -86,7 +86,7 @@ def _assistant(message: ChatMessage, where: str) -> dict[str, Any]:
     thinking = [b for b in message.blocks if isinstance(b, ThinkingBlock)]
     reasoning = "".join(b.content or "" for b in thinking) or message.additional_kwargs.get("reasoning_content") or ""
     if reasoning:
-        out["reasoning_content"] = reasoning  # DeepSeek/GLM thinking mode needs it back on tool turns
+        out["reasoning_content"] = reasoning  # kept in the current tool loop only (reasoning_for_request)
         signature = "".join(b.additional_information.get("signature", "") for b in thinking)
         if signature:
             out["reasoning_signature"] = signature  # the Anthropic format verifies it
@@ -115,7 +115,10 @@ def messages_to_dicts(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
             call_id = message.additional_kwargs.get("tool_call_id")
             if not call_id:
                 raise InvalidInputError(f"{where}: tool messages need additional_kwargs['tool_call_id']")
-            out.append({"role": "tool", "tool_call_id": call_id, "content": content})
+            tool: dict[str, Any] = {"role": "tool", "tool_call_id": call_id, "content": content}
+            if message.additional_kwargs.get("is_error"):  # ToolOutput.is_error, carried by the caller
+                tool[TOOL_ERROR_KEY] = True
+            out.append(tool)
         elif role in ("system", "developer"):
             if not only_text:
                 raise InvalidInputError(f"{where}: {role} messages carry text only")
@@ -157,7 +160,8 @@ def _blocks(text: str, reasoning: str | None, calls: list[ToolCall], signature: 
     if reasoning:
         blocks.append(ThinkingBlock(content=reasoning,
                                     additional_information={"signature": signature} if signature else {}))
-    blocks.append(TextBlock(text=text))
+    if text:  # a reply that only calls tools has no text block (and content None), as OpenAILike
+        blocks.append(TextBlock(text=text))
     blocks += [ToolCallBlock(tool_call_id=c["id"], tool_name=c["function"]["name"],
                              tool_kwargs=c["function"]["arguments"]) for c in calls]
     return blocks

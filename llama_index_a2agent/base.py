@@ -33,7 +33,7 @@ from llama_index.core.prompts import PromptTemplate
 from llama_index.core.types import Model, PydanticProgramMode
 
 from a2agent import A2AgentClient, AsyncA2AgentClient, InvalidInputError, get_model_profile
-from a2agent._messages import normalize_tool_choice
+from a2agent._messages import normalize_tool_choice, reasoning_for_request, to_strict_json_schema
 from a2agent._validate import check_sampling, invalid_input
 from a2agent.types import Model as WireModel
 
@@ -61,7 +61,9 @@ class A2AgentLLM(FunctionCallingLLM):
 
     ``metadata.context_window``/``num_output`` come from the model catalogue (override with
     ``context_window=``/``num_output=``). Reasoning arrives as a ``ThinkingBlock`` (and
-    ``additional_kwargs["thinking_delta"]`` while streaming) and is sent back on tool-call turns.
+    ``additional_kwargs["thinking_delta"]`` while streaming) and is sent back within the current tool
+    loop. A tool-result message marks a failed tool with ``additional_kwargs["is_error"] = True``
+    (``ToolOutput.is_error``); the Anthropic format sends it as ``is_error``.
     """
 
     model: str = Field(default=DEFAULT_MODEL, description="A2Agent model id, e.g. deepseek-chat, glm-5.")
@@ -146,21 +148,36 @@ class A2AgentLLM(FunctionCallingLLM):
         payload.update({k: v for k, v in kwargs.items() if v is not None})
         if stream and self.stream_usage:
             payload["stream_options"] = {"include_usage": True}
-        payload["messages"] = messages_to_dicts(messages)
+        payload["messages"] = reasoning_for_request(messages_to_dicts(messages), payload["model"])
         return payload
 
     # -- chat ----------------------------------------------------------------------------------
+    # Decorated entry points over undecorated internals: complete() must fire the completion
+    # callbacks only, not the chat ones too (token counters would count it twice).
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return completion_to_response(self._client.chat_completions(self._payload(messages, False, **kwargs)))
+        return self._chat(messages, **kwargs)
 
     @llm_chat_callback()
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        response = await self._aclient.chat_completions(self._payload(messages, False, **kwargs))
-        return completion_to_response(response)
+        return await self._achat(messages, **kwargs)
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        return self._stream_chat(messages, **kwargs)
+
+    @llm_chat_callback()
+    async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
+        return await self._astream_chat(messages, **kwargs)
+
+    def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return completion_to_response(self._client.chat_completions(self._payload(messages, False, **kwargs)))
+
+    async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        response = await self._aclient.chat_completions(self._payload(messages, False, **kwargs))
+        return completion_to_response(response)
+
+    def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         payload = self._payload(messages, True, **kwargs)
 
         def gen() -> Generator[ChatResponse, None, None]:
@@ -172,8 +189,7 @@ class A2AgentLLM(FunctionCallingLLM):
 
         return gen()
 
-    @llm_chat_callback()
-    async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
+    async def _astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
         payload = self._payload(messages, True, **kwargs)
 
         async def gen() -> AsyncGenerator[ChatResponse, None]:
@@ -185,23 +201,23 @@ class A2AgentLLM(FunctionCallingLLM):
 
         return gen()
 
-    # -- completion (derived from chat) --------------------------------------------------------
+    # -- completion (derived from the undecorated chat internals) ------------------------------
     @llm_completion_callback()
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        return chat_to_completion_decorator(self.chat)(prompt, **kwargs)
+        return chat_to_completion_decorator(self._chat)(prompt, **kwargs)
 
     @llm_completion_callback()
     async def acomplete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        return await achat_to_completion_decorator(self.achat)(prompt, **kwargs)
+        return await achat_to_completion_decorator(self._achat)(prompt, **kwargs)
 
     @llm_completion_callback()
     def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
-        return stream_chat_to_completion_decorator(self.stream_chat)(prompt, **kwargs)
+        return stream_chat_to_completion_decorator(self._stream_chat)(prompt, **kwargs)
 
     @llm_completion_callback()
     async def astream_complete(self, prompt: str, formatted: bool = False,
                                **kwargs: Any) -> CompletionResponseAsyncGen:
-        return await astream_chat_to_completion_decorator(self.astream_chat)(prompt, **kwargs)
+        return await astream_chat_to_completion_decorator(self._astream_chat)(prompt, **kwargs)
 
     # -- models --------------------------------------------------------------------------------
     def list_models(self) -> list[WireModel]:
@@ -225,8 +241,8 @@ class A2AgentLLM(FunctionCallingLLM):
     ) -> dict[str, Any]:
         specs = [tool.metadata.to_openai_tool(skip_length_check=True) for tool in tools]
         if strict if strict is not None else self.strict:
-            for spec in specs:
-                spec["function"]["strict"] = True
+            specs = [{**spec, "function": {**spec["function"], "strict": True, "parameters": to_strict_json_schema(
+                spec["function"].get("parameters") or {"type": "object", "properties": {}})}} for spec in specs]
         messages = list(chat_history or [])  # never mutate the caller's history
         if user_msg is not None:
             messages.append(ChatMessage(role=MessageRole.USER, content=user_msg) if isinstance(user_msg, str)
@@ -258,8 +274,10 @@ class A2AgentLLM(FunctionCallingLLM):
     def _schema_kwargs(self, llm_kwargs: dict[str, Any] | None, output_cls: type[Model]) -> dict[str, Any]:
         kwargs = {k: v for k, v in (llm_kwargs or {}).items() if k != "tool_choice"}
         name = "".join(c if c.isalnum() or c in "_-" else "_" for c in output_cls.__name__)
+        schema = output_cls.model_json_schema()
         kwargs["response_format"] = {"type": "json_schema", "json_schema": {
-            "name": name, "schema": output_cls.model_json_schema(), "strict": self.strict}}
+            "name": name, "strict": self.strict,
+            "schema": to_strict_json_schema(schema) if self.strict else schema}}
         return kwargs
 
     def _json_schema_mode(self) -> bool:

@@ -59,7 +59,7 @@ def test_encode_content_and_history() -> None:
         {"role": "assistant", "content": "", "reasoning_content": "r", "reasoning_signature": "sig",
          "tool_calls": [CALL, {**CALL, "id": "t2", "function": {"name": "f", "arguments": "{bad"}}]},
         {"role": "tool", "tool_call_id": "t1", "content": "2"},
-        {"role": "tool", "tool_call_id": "t2", "content": "Error: bad args"},
+        {"role": "tool", "tool_call_id": "t2", "content": "Error: bad args", "is_error": True},
         {"role": "user", "content": "and then?"},
     ])
     user, assistant, results = body["messages"]
@@ -194,3 +194,30 @@ def test_event_decoder_builds_the_same_message() -> None:
     assert streamed["usage"] == plain["usage"]
     with pytest.raises(StreamError, match="Overloaded"):
         decode(ev("error", error={"type": "overloaded_error", "message": "Overloaded"}))
+
+
+@pytest.mark.parametrize(
+    ("tool", "is_error"),
+    [({"content": "Error: looks like one, but the framework says it succeeded"}, None),
+     ({"content": "the tool raised", "is_error": True}, True),
+     ({"content": "fine", "is_error": False}, None)],
+    ids=["error_text_is_not_a_flag", "framework_flag", "flag_false"],
+)
+def test_tool_result_is_error_comes_from_the_flag(tool: dict[str, Any], is_error: bool | None) -> None:
+    body = encode(messages=[{"role": "user", "content": "go"},
+                            {"role": "assistant", "content": None, "tool_calls": [CALL]},
+                            {"role": "tool", "tool_call_id": "t1", **tool}])
+    result = body["messages"][-1]["content"][0]
+    assert result.get("is_error") is is_error and set(result) <= {"type", "tool_use_id", "content", "is_error"}
+
+
+def test_openai_codec_strips_internal_keys() -> None:
+    from a2agent._codec import OpenAICodec
+
+    messages = [{"role": "assistant", "content": None, "tool_calls": [CALL], "reasoning_content": "r",
+                 "reasoning_signature": "sig"},
+                {"role": "tool", "tool_call_id": "t1", "content": "x", "is_error": True}]
+    body = OpenAICodec().encode_request({"model": "glm-5", "messages": messages}, stream=False)
+    assert body["messages"] == [{"role": "assistant", "content": None, "tool_calls": [CALL], "reasoning_content": "r"},
+                                {"role": "tool", "tool_call_id": "t1", "content": "x"}]
+    assert messages[1]["is_error"] is True  # the caller's messages are untouched

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from enum import StrEnum
+from typing import Any, Literal
 
 import pytest
+from pydantic import BaseModel, Field
 
-from a2agent import InvalidInputError
-from a2agent._messages import normalize_tool_choice, token_details
+from a2agent import MODEL_PROFILES, InvalidInputError, ModelProfile, get_model_profile
+from a2agent._messages import (
+    normalize_tool_choice,
+    reasoning_for_request,
+    strip_internal_keys,
+    to_strict_json_schema,
+    token_details,
+)
+from tests.strict_check import accepts_null, strict_violations
 
 
 @pytest.mark.parametrize(
@@ -41,3 +51,150 @@ def test_normalize_tool_choice(choice: Any, wire: Any) -> None:
 def test_normalize_tool_choice_names_the_problem() -> None:
     with pytest.raises(InvalidInputError, match="'divide' is not one of the bound tools"):
         normalize_tool_choice("divide", ["add"])
+
+
+# -- strict schemas ---------------------------------------------------------------------------------
+
+class Color(StrEnum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Address(BaseModel):
+    street: str
+    zip: str | None = None
+
+
+class Pet(BaseModel):
+    kind: Literal["cat", "dog"]
+    name: str = "Rex"
+
+
+class Owner(BaseModel):
+    """Someone with pets."""
+
+    name: str
+    nickname: str | None = None
+    age: int = 30
+    home: Address = Field(description="Where they live")  # $ref + description sibling
+    work: Address | None = None
+    pets: list[Pet] = Field(default_factory=list)
+    color: Color = Color.RED
+    tag: int | str
+    extra: dict[str, Address] = Field(default_factory=dict)
+
+
+class Tree(BaseModel):
+    value: int
+    children: list[Tree] = Field(default_factory=list)
+
+
+STRICT_CASES = [
+    ("optional_fields", Address, {"zip"}),
+    ("defaults_and_literal", Pet, set()),
+    ("nested_refs_lists_enums_unions", Owner, {"nickname", "work", "pets", "extra"}),
+    ("recursive", Tree, {"children"}),
+    ("plain_dict_schema", {"type": "object", "properties": {"a": {"type": "integer", "default": 1},
+                                                            "b": {"enum": ["x", "y"]}, "c": {"enum": ["x"]},
+                                                            "d": {"type": "string", "default": None}},
+                           "required": ["b"]}, {"c", "d"}),
+]
+
+
+@pytest.mark.parametrize(("schema", "optional"), [c[1:] for c in STRICT_CASES], ids=[c[0] for c in STRICT_CASES])
+def test_to_strict_json_schema(schema: Any, optional: set[str]) -> None:
+    source = schema.model_json_schema() if isinstance(schema, type) else schema
+    before = copy.deepcopy(source)
+    strict = to_strict_json_schema(source)
+    assert source == before  # pure
+    assert strict_violations(strict) == []
+    for name, prop in strict["properties"].items():
+        assert accepts_null(prop) is (name in optional), (name, prop)
+
+
+def test_to_strict_json_schema_details() -> None:
+    strict = to_strict_json_schema(Owner.model_json_schema())
+    props = strict["properties"]
+    assert props["nickname"] == {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Nickname"}
+    assert props["age"] == {"type": "integer", "title": "Age"}  # a real default: filled in, never null
+    # $ref with a sibling description is inlined and made strict, the sibling wins
+    assert props["home"]["description"] == "Where they live" and props["home"]["additionalProperties"] is False
+    assert props["home"]["required"] == ["street", "zip"]
+    assert props["color"] == {"$ref": "#/$defs/Color"}
+    assert props["work"]["anyOf"] == [{"$ref": "#/$defs/Address"}, {"type": "null"}]
+    assert props["tag"] == {"anyOf": [{"type": "integer"}, {"type": "string"}], "title": "Tag"}
+    assert strict["$defs"]["Pet"]["required"] == ["kind", "name"]
+    assert strict["$defs"]["Pet"]["properties"]["kind"] == {"enum": ["cat", "dog"], "title": "Kind", "type": "string"}
+    assert props["extra"]["anyOf"][0]["additionalProperties"] == {"$ref": "#/$defs/Address"}
+
+
+def test_to_strict_json_schema_refuses_remote_refs() -> None:
+    with pytest.raises(InvalidInputError, match="local"):
+        to_strict_json_schema({"properties": {"a": {"$ref": "https://x/s.json", "description": "d"}}})
+
+
+# -- reasoning pass-back ----------------------------------------------------------------------------
+
+def _ai(tag: str, calls: bool = True, **extra: Any) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": None if calls else tag, "reasoning_content": tag,
+                               "reasoning_signature": f"sig-{tag}", **extra}
+    if calls:
+        message["tool_calls"] = [{"id": tag, "type": "function", "function": {"name": "f", "arguments": "{}"}}]
+    return message
+
+
+def _tool(tag: str) -> dict[str, Any]:
+    return {"role": "tool", "tool_call_id": tag, "content": "ok"}
+
+
+USER = {"role": "user", "content": "hi"}
+ATTACHMENTS = {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}
+
+REASONING_CASES = [
+    ("current_loop_kept", "glm-5", [USER, _ai("a"), _tool("a"), _ai("b"), _tool("b")], {"a", "b"}),
+    ("earlier_turns_dropped", "glm-5",
+     [USER, _ai("a"), _tool("a"), _ai("x", calls=False), USER, _ai("b"), _tool("b")], {"b"}),
+    ("new_user_turn_drops_all", "glm-5", [USER, _ai("a"), _tool("a"), _ai("x", calls=False), USER], set()),
+    ("tool_attachments_stay_in_the_loop", "glm-5", [USER, _ai("a"), _tool("a"), ATTACHMENTS], {"a"}),
+    ("no_user_message", "glm-5", [{"role": "system", "content": "s"}, _ai("a"), _tool("a")], {"a"}),
+    ("model_rejects_reasoning_input", "legacy-reasoner", [USER, _ai("a"), _tool("a")], set()),
+]
+
+
+@pytest.mark.parametrize(("model", "messages", "kept"), [c[1:] for c in REASONING_CASES],
+                         ids=[c[0] for c in REASONING_CASES])
+def test_reasoning_for_request(monkeypatch: pytest.MonkeyPatch, model: str, messages: list[dict[str, Any]],
+                               kept: set[str]) -> None:
+    legacy = ModelProfile(id="legacy-reasoner", owned_by="deepseek", context_window=1, max_output_tokens=1,
+                          reasoning="always", reasoning_input=False)
+    monkeypatch.setitem(MODEL_PROFILES, legacy.id, legacy)
+    before = copy.deepcopy(messages)
+    out = reasoning_for_request(messages, model)
+    assert messages == before
+    assert {m["reasoning_content"] for m in out if "reasoning_content" in m} == kept
+    assert {m["reasoning_signature"] for m in out if "reasoning_signature" in m} == {f"sig-{t}" for t in kept}
+    assert [{k: v for k, v in m.items() if not k.startswith("reasoning")} for m in out] == [
+        {k: v for k, v in m.items() if not k.startswith("reasoning")} for m in messages]
+
+
+def test_strip_internal_keys() -> None:
+    messages = [_ai("a"), {**_tool("a"), "is_error": True}, USER]
+    assert strip_internal_keys(messages) == [
+        {k: v for k, v in _ai("a").items() if k != "reasoning_signature"}, _tool("a"), USER]
+    assert messages[1]["is_error"] is True
+
+
+# -- model profiles per wire format -----------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("model", "api_format", "json_schema", "json_mode"),
+    [("qwen3.6-plus", "openai", True, True), ("qwen3.6-plus", "anthropic", False, False),
+     ("minimax-m2.7", "openai", True, True), ("deepseek-chat", "openai", False, True),
+     ("glm-5", "anthropic", False, False), ("unknown-model", "openai", False, True)],
+)
+def test_profile_for_format(model: str, api_format: str, json_schema: bool, json_mode: bool) -> None:
+    profile = get_model_profile(model).for_format(api_format)
+    assert (profile.json_schema, profile.json_mode) == (json_schema, json_mode)
+    assert profile.context_window == get_model_profile(model).context_window
+    with pytest.raises(InvalidInputError, match="api_format"):
+        get_model_profile(model).for_format("grpc")

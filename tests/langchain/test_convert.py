@@ -18,7 +18,7 @@ from langchain_core.messages import (
 )
 
 from a2agent import InvalidInputError
-from langchain_a2agent._convert import chunk_to_generation, completion_to_result, messages_to_dicts
+from langchain_a2agent._convert import BlockIndexer, chunk_to_generation, completion_to_result, messages_to_dicts
 
 PNG = "iVBORw0KGgo="
 CALL = {"name": "add", "args": {"a": 1}, "id": "c1", "type": "tool_call"}
@@ -65,7 +65,7 @@ CASES: list[tuple[str, BaseMessage, list[dict[str, Any]]]] = [
          {"id": "c9", "type": "function", "function": {"name": "add", "arguments": "{bad"}}]}]),
     ("tool_text", ToolMessage("3", tool_call_id="c1"), [{"role": "tool", "tool_call_id": "c1", "content": "3"}]),
     ("tool_error", ToolMessage("boom", tool_call_id="c1", status="error"),
-     [{"role": "tool", "tool_call_id": "c1", "content": "Error: boom"}]),
+     [{"role": "tool", "tool_call_id": "c1", "content": "Error: boom", "is_error": True}]),
     ("tool_image_deferred", ToolMessage([{"type": "text", "text": "see"},
                                          {"type": "image", "base64": PNG, "mime_type": "image/png"}],
                                         tool_call_id="c1"),
@@ -171,3 +171,43 @@ def test_deepseek_cache_fields_map_to_cache_read() -> None:
 )
 def test_chunk_to_generation(chunk: dict[str, Any], check: Any) -> None:
     assert check(chunk_to_generation(chunk))
+
+
+def _delta(**delta: Any) -> dict[str, Any]:
+    return {"id": "c", "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+
+
+def _call(index: int, args: str, **start: Any) -> dict[str, Any]:
+    return {"index": index, "function": {"arguments": args, **({"name": "f"} if start else {})}, **start}
+
+
+# (deltas, expected (type, index) of each v1 block per chunk): a new block whenever the kind changes,
+# every fragment of one tool call in its own block, text after tool calls (Anthropic) in a new one.
+BLOCK_CASES = [
+    ("reasoning_text_tools",
+     [_delta(reasoning_content="r"), _delta(reasoning_content="r"), _delta(content="t"),
+      _delta(tool_calls=[_call(0, "", id="a")]), _delta(tool_calls=[_call(0, "{}")]),
+      _delta(tool_calls=[_call(1, "{}", id="b")])],
+     [[("reasoning", 0)], [("reasoning", 0)], [("text", 1)], [("tool_call_chunk", 2)], [("tool_call_chunk", 2)],
+      [("tool_call_chunk", 3)]]),
+    ("text_after_tool_call",
+     [_delta(content="t"), _delta(tool_calls=[_call(0, "{}", id="a")]), _delta(content="more")],
+     [[("text", 0)], [("tool_call_chunk", 1)], [("text", 2)]]),
+    ("interleaved_tool_fragments",
+     [_delta(tool_calls=[_call(0, "", id="a"), _call(1, "", id="b")]), _delta(tool_calls=[_call(0, "{}")]),
+      _delta(tool_calls=[_call(1, "{}")])],
+     [[("tool_call_chunk", 0), ("tool_call_chunk", 1)], [("tool_call_chunk", 0)], [("tool_call_chunk", 1)]]),
+]
+
+
+@pytest.mark.parametrize(("deltas", "expected"), [c[1:] for c in BLOCK_CASES], ids=[c[0] for c in BLOCK_CASES])
+def test_v1_block_indices(deltas: list[dict[str, Any]], expected: list[list[tuple[str, int]]]) -> None:
+    blocks = BlockIndexer(v1=True)
+    seen = []
+    for delta in deltas:
+        generation = chunk_to_generation(delta, blocks)
+        assert generation is not None
+        seen.append([(b["type"], b["index"]) for b in generation.message.content])  # type: ignore[index,union-attr]
+        tool_positions = [b["index"] for b in generation.message.content if b["type"] == "tool_call_chunk"]  # type: ignore[index,union-attr]
+        assert [c["index"] for c in generation.message.tool_call_chunks] == tool_positions
+    assert seen == expected
