@@ -136,7 +136,7 @@ async def test_tool_call_alone_in_v1_stream(emu: EmulatorServer, fmt: str) -> No
 
 @pytest.mark.parametrize(("model", "structured"), [("qwen3.6-plus", True), ("deepseek-chat", False)])
 def test_profile_describes_format_and_model(fmt: str, model: str, structured: bool) -> None:
-    profile = ChatA2Agent(api_key="sk-x", model=model, api_format=fmt).profile
+    profile = ChatA2Agent(api_key="sk-test-0123456789abcdef", model=model, api_format=fmt).profile
     assert profile is not None
     assert profile["structured_output"] is (structured and fmt == "openai")
     assert profile["tool_calling"] is True
