@@ -53,7 +53,9 @@ class InstanceGenerator:
             return schema["enum"][0]
         for key in ("anyOf", "oneOf"):
             if schema.get(key):
-                options = [s for s in schema[key] if s.get("type") != "null"] or schema[key]
+                # A value rather than null while shallow; deep inside a recursive schema, null ends it.
+                nulls = [s for s in schema[key] if s.get("type") == "null"]
+                options = (nulls if depth > _DEEP else []) + [s for s in schema[key] if s not in nulls] + nulls
                 return self.generate(options[0], name, depth + 1)
         if schema.get("allOf"):
             merged: dict[str, Any] = {k: v for k, v in schema.items() if k != "allOf"}
