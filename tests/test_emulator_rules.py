@@ -93,8 +93,6 @@ def test_forced_tool_choice_calls_a_tool_after_tool_results(emu: EmulatorServer,
                                                             stream: bool) -> None:
     body = {"model": "deepseek-chat", "messages": AFTER_ADD, "tools": [ADD, MUL], "tool_choice": choice}
     if stream:
-        from a2agent import A2AgentClient
-
         with A2AgentClient(base_url=emu.base_url, api_key=emu.api_key) as client, \
                 client.stream_chat_completions(body) as s:
             message = s.get_final_completion()["choices"][0]["message"]
