@@ -61,6 +61,7 @@ def to_canonical(body: Any) -> dict[str, Any]:
         messages.append({"role": "system", "content": text})
     if not isinstance(body["messages"], list) or not body["messages"]:
         raise _bad("messages: at least one message is required")
+    _check_turns(body["messages"])
     turn_start = _current_turn(body["messages"])
     for i, message in enumerate(body["messages"]):
         messages += _message(i, message, check_signatures=i > turn_start)
@@ -76,6 +77,51 @@ def to_canonical(body: Any) -> dict[str, Any]:
             raise _bad("thinking.budget_tokens: Field required")
         canonical["thinking"] = {"type": thinking.get("type")}
     return canonical
+
+
+def _blocks(message: Any, kind: str) -> list[dict[str, Any]]:
+    content = message.get("content") if isinstance(message, dict) else None
+    return [b for b in content if isinstance(b, dict) and b.get("type") == kind] if isinstance(content, list) else []
+
+
+def _check_turns(messages: list[Any]) -> None:
+    """As the Messages API does: user first, roles alternating, each assistant turn's tool_use ids
+    answered by tool_result blocks in the very next user turn (results first in its content), and
+    no tool_result for an id the previous assistant turn did not ask for."""
+    previous = None
+    for i, message in enumerate(messages):
+        role = message.get("role") if isinstance(message, dict) else None
+        if role not in ("user", "assistant"):
+            raise _bad(f"messages.{i}.role: Input should be 'user' or 'assistant'")
+        if i == 0 and role != "user":
+            raise _bad("messages.0.role: the first message must use the 'user' role")
+        if role == previous:
+            raise _bad(f"messages.{i}.role: roles must alternate between 'user' and 'assistant', but found "
+                       f"multiple '{role}' roles in a row")
+        previous = role
+        asked = {str(b.get("id")) for b in _blocks(messages[i - 1], "tool_use")} if i else set()
+        results = _blocks(message, "tool_result")
+        for j, block in enumerate(message.get("content") if isinstance(message.get("content"), list) else []):
+            if not isinstance(block, dict) or block.get("type") != "tool_result":
+                continue
+            if j >= len(results):
+                raise _bad(f"messages.{i}.content.{j}: tool_result blocks must come first in the content, "
+                           "before any other block")
+            if str(block.get("tool_use_id")) not in asked:
+                raise _bad(f"messages.{i}.content.{j}: unexpected `tool_use_id` found in `tool_result` blocks: "
+                           f"{block.get('tool_use_id')}. Each `tool_result` block must have a corresponding "
+                           "`tool_use` block in the previous message.")
+        unanswered = sorted(asked - {str(b.get("tool_use_id")) for b in results})
+        if unanswered:
+            raise _bad(f"messages.{i - 1}: `tool_use` ids were found without `tool_result` blocks immediately "
+                       f"after: {', '.join(unanswered)}. Each `tool_use` block must have a corresponding "
+                       "`tool_result` block in the next message.")
+    last = messages[-1]
+    if _blocks(last, "tool_use"):
+        ids = ", ".join(sorted(str(b.get("id")) for b in _blocks(last, "tool_use")))
+        raise _bad(f"messages.{len(messages) - 1}: `tool_use` ids were found without `tool_result` blocks "
+                   f"immediately after: {ids}. Each `tool_use` block must have a corresponding `tool_result` "
+                   "block in the next message.")
 
 
 def _current_turn(messages: list[Any]) -> int:

@@ -3,13 +3,13 @@
 Rules, in order:
 1. A scripted reply (tests queue them) wins.
 2. Tools offered and ``tool_choice`` is not "none": the tools named in the last user message form a
-   plan, run one step per assistant turn (all at once when the user asks for them "in parallel").
-   Numbers in the prompt feed numeric arguments and each step's first number is the previous tool
-   result, so "add 3 and 4, then multiply by 5" really computes 35 through two tool turns.
-   A forced tool (``required``/named) is called when nothing was planned.
+   plan, one step per answered tool call (all remaining steps at once when the user asks for them
+   "in parallel"). Numbers in the prompt feed numeric arguments and each step's first number is
+   the previous tool result, so "add 3 and 4, then multiply by 5" really computes 35 through two
+   tool turns. A forced choice (``required``/named) makes every reply a tool call, at every step.
 3. After the plan is done: a final answer quoting the tool results.
 4. ``response_format`` json_schema: an instance of the schema; json_object: an object whose keys
-   are the quoted names in the prompt.
+   are the quoted names in the prompt (also for the final answer after tool results).
 5. Otherwise a greeting that echoes the last user message (and counts images, audio, files).
 Reasoning models prepend ``reasoning_content``. ``stop`` and ``max_tokens`` are honoured.
 """
@@ -112,6 +112,13 @@ def _react_tools(messages: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return tools
 
 
+def _answered_calls(turn: list[dict[str, Any]]) -> set[str]:
+    """Ids of the turn's assistant tool calls that a tool message answered."""
+    asked = {c.get("id") for m in turn if m.get("role") == "assistant" for c in m.get("tool_calls") or []
+             if isinstance(c, dict)}
+    return {m["tool_call_id"] for m in turn if m.get("role") == "tool" and m.get("tool_call_id") in asked}
+
+
 def _tool_id(seed: str, index: int) -> str:
     return "call_" + hashlib.sha256(f"{seed}:{index}".encode()).hexdigest()[:24]
 
@@ -170,22 +177,33 @@ class Planner:
             return None
         by_name = {t["function"]["name"]: t for t in tools}
         turn = self.messages[self.user_index + 1:]
-        steps_done = sum(1 for m in turn if m.get("role") == "assistant" and m.get("tool_calls"))
+        # One plan step per answered tool call, not per assistant message: a parallel batch of two
+        # calls answered by two tool messages completes two steps.
+        steps_done = len(_answered_calls(turn))
         plan = self._plan(list(by_name))
         forced = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
+        must_call = bool(forced) or choice in ("required", "any")
         if forced:
             plan = [forced]
-        elif not plan and (choice in ("required", "any") or "tool" in self.user_text.lower()):
+        elif not plan and (must_call or "tool" in self.user_text.lower()):
             plan = [next(iter(by_name))]
-        if steps_done >= len(plan) and not (forced and steps_done == 0):
+        if steps_done >= len(plan):
+            if must_call:
+                # A forced choice binds every step, as on the real backends: call again (the named
+                # tool, else the last planned one) rather than answer in text.
+                return self._calls([plan[-1]], plan, steps_done, by_name, turn)
             if steps_done and turn and turn[-1].get("role") == "tool":
                 return Reply(content=self._final_answer(turn))
             return None
         parallel = self.request.get("parallel_tool_calls", True) is not False and any(
             p in self.user_text.lower() for p in _PARALLEL)
         batch = plan[steps_done:] if parallel else [plan[steps_done]]
+        return self._calls(batch, plan, steps_done, by_name, turn)
+
+    def _calls(self, batch: list[str], plan: list[str], steps_done: int, by_name: dict[str, Any],
+               turn: list[dict[str, Any]]) -> Reply:
         results = [text_of(m.get("content")) for m in turn if m.get("role") == "tool"]
-        numbers = self._numbers_for(plan, steps_done, by_name, results)
+        numbers = self._numbers_for(plan, min(steps_done, len(plan) - 1), by_name, results)
         calls = []
         for i, name in enumerate(batch):
             gen = InstanceGenerator(_tool_schema(by_name[name]), numbers, self._string_arg())
@@ -245,6 +263,9 @@ class Planner:
         return quoted[0] if quoted else (self.user_text[:80] or "example")
 
     def _final_answer(self, turn: list[dict[str, Any]]) -> str:
+        json_answer = self._json_answer([text_of(m.get("content")) for m in turn if m.get("role") == "tool"][-1:])
+        if json_answer is not None:  # response_format binds the answer after tool results too
+            return json_answer
         names = {c["id"]: c["function"]["name"] for m in turn for c in m.get("tool_calls") or []}
         results = [(names.get(m.get("tool_call_id", ""), "tool"), text_of(m.get("content")))
                    for m in turn if m.get("role") == "tool"]
@@ -253,15 +274,9 @@ class Planner:
 
     # -- text ----------------------------------------------------------------------------------
     def _text(self) -> str:
-        fmt = self.request.get("response_format") or {}
-        if fmt.get("type") == "json_schema":
-            schema = (fmt.get("json_schema") or {}).get("schema") or {}
-            numbers = deque(float(n) for n in _NUMBER.findall(self.user_text))
-            return json.dumps(InstanceGenerator(schema, numbers, self._string_arg()).generate())
-        if fmt.get("type") == "json_object":
-            prompt = " ".join(text_of(m.get("content")) for m in self.messages)
-            keys = [k for k in dict.fromkeys(_QUOTED.findall(prompt)) if k.isidentifier()] or ["answer"]
-            return json.dumps({k: self.user_text or "ok" for k in keys})
+        json_answer = self._json_answer([])
+        if json_answer is not None:
+            return json_answer
         notes = []
         for kind, label in (("image_url", "image"), ("input_audio", "audio clip"), ("file", "file")):
             n = count_parts(self.user_content, kind)
@@ -269,6 +284,21 @@ class Planner:
                 notes.append(f"{n} {label}{'s' if n > 1 else ''}")
         seen = f" I received {', '.join(notes)}." if notes else ""
         return f"Hello from {self.request['model']}!{seen} You said: {self.user_text or '(nothing)'}"
+
+    def _json_answer(self, results: list[str]) -> str | None:
+        """The answer ``response_format`` asks for; numbers come from ``results`` (tool outputs)
+        first, then the prompt."""
+        fmt = self.request.get("response_format") or {}
+        if fmt.get("type") == "json_schema":
+            schema = (fmt.get("json_schema") or {}).get("schema") or {}
+            numbers = deque(float(n) for text in [*results, self.user_text] for n in _NUMBER.findall(text))
+            return json.dumps(InstanceGenerator(schema, numbers, self._string_arg()).generate())
+        if fmt.get("type") == "json_object":
+            prompt = " ".join(text_of(m.get("content")) for m in self.messages)
+            keys = [k for k in dict.fromkeys(_QUOTED.findall(prompt)) if k.isidentifier()] or ["answer"]
+            value = results[-1] if results else self.user_text or "ok"
+            return json.dumps({k: value for k in keys})
+        return None
 
     def _reasoning(self, reply: Reply) -> str:
         if reply.tool_calls:

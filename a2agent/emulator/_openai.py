@@ -10,6 +10,7 @@ from typing import Any
 
 from .._models import MODEL_PROFILES, ModelProfile
 from ._model import Reply, count_parts, count_tokens, text_of, thinking_enabled
+from ._strict import StrictSchemaError, check_strict_schema
 
 FINGERPRINT = "fp_a2agent_emulator"
 _ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
@@ -44,16 +45,16 @@ def validate_request(body: Any) -> tuple[dict[str, Any], ModelProfile]:
     if profile is None:
         raise RequestError(404, f"The model '{model}' does not exist or you do not have access to it.",
                            type="invalid_request_error", code="model_not_found", param="model")
-    tool_ids: set[str] = set()
     for i, msg in enumerate(messages):
-        _validate_message(i, msg, profile, tool_ids)
-    _validate_params(body)
+        _validate_message(i, msg, profile)
+    _validate_tool_turns(messages)
+    _validate_params(body, profile)
     _validate_tools(body)
     _validate_reasoning_history(body, profile)
     return body, profile
 
 
-def _validate_message(i: int, msg: Any, profile: ModelProfile, tool_ids: set[str]) -> None:
+def _validate_message(i: int, msg: Any, profile: ModelProfile) -> None:
     where = f"messages[{i}]"
     if not isinstance(msg, dict) or msg.get("role") not in _ROLES:
         raise _bad(f"{where}.role must be one of {sorted(_ROLES)}.", f"{where}.role")
@@ -75,18 +76,41 @@ def _validate_message(i: int, msg: Any, profile: ModelProfile, tool_ids: set[str
             if not isinstance(fn, dict) or not call.get("id") or not isinstance(fn.get("arguments"), str):
                 raise _bad(f"{where}.tool_calls entries need id and function{{name, arguments: string}}.",
                            f"{where}.tool_calls")
-            tool_ids.add(call["id"])
         if content is None and not msg.get("tool_calls"):
             raise _bad(f"{where}: assistant message needs content or tool_calls.", f"{where}.content")
-    elif role == "tool":
-        if msg.get("tool_call_id") not in tool_ids:
-            raise _bad(f"{where}.tool_call_id must answer a tool call of an earlier assistant message.",
-                       f"{where}.tool_call_id")
-    elif content is None:
+    elif role != "tool" and content is None:
         raise _bad(f"{where}.content is required for role '{role}'.", f"{where}.content")
 
 
-def _validate_params(body: dict[str, Any]) -> None:
+def _validate_tool_turns(messages: list[dict[str, Any]]) -> None:
+    """As OpenAI does: tool messages answer the tool calls of the assistant turn right before them,
+    and every one of those calls is answered before any other message (or the end)."""
+    asked: set[str] = set()   # ids of the latest assistant turn's tool calls
+    pending: list[str] = []   # of those, the ones no tool message answered yet
+    turn = -1                 # index of that assistant turn
+    for i, msg in enumerate(messages):
+        if msg["role"] == "tool":
+            call_id = msg.get("tool_call_id")
+            if call_id not in asked:
+                raise _bad(f"messages[{i}].tool_call_id {call_id!r}: messages with role 'tool' must be a response "
+                           "to a tool call of the preceding assistant message with 'tool_calls'.",
+                           f"messages[{i}].tool_call_id", "invalid_tool_call_id")
+            pending = [p for p in pending if p != call_id]
+            continue
+        _no_pending(pending, turn)
+        asked = {c["id"] for c in msg.get("tool_calls") or []} if msg["role"] == "assistant" else set()
+        pending, turn = sorted(asked), i
+    _no_pending(pending, turn)
+
+
+def _no_pending(pending: list[str], turn: int) -> None:
+    if pending:
+        raise _bad(f"messages[{turn}].tool_calls: an assistant message with 'tool_calls' must be followed by tool "
+                   "messages responding to each 'tool_call_id'. The following tool_call_ids did not have "
+                   f"response messages: {', '.join(pending)}", f"messages[{turn}].tool_calls", "missing_tool_response")
+
+
+def _validate_params(body: dict[str, Any], profile: ModelProfile) -> None:
     temperature = body.get("temperature")
     if temperature is not None and not (isinstance(temperature, int | float) and 0 <= temperature <= 2):
         raise _bad("'temperature' must be a number between 0 and 2.", "temperature")
@@ -95,18 +119,32 @@ def _validate_params(body: dict[str, Any]) -> None:
         raise _bad("'top_p' must be a number between 0 and 1.", "top_p")
     for name in ("max_tokens", "max_completion_tokens"):
         value = body.get(name)
-        if value is not None and not (isinstance(value, int) and value >= 1):
-            raise _bad(f"'{name}' must be a positive integer.", name)
+        if value is not None and not (isinstance(value, int) and 1 <= value <= profile.max_output_tokens):
+            raise _bad(f"Invalid '{name}' value {value!r}: the valid range of {name} for '{profile.id}' is "
+                       f"[1, {profile.max_output_tokens}].", name)
     n = body.get("n", 1)
     if not isinstance(n, int) or not 1 <= n <= 8:
         raise _bad("'n' must be an integer between 1 and 8.", "n")
+    if n > 1 and body.get("stream"):
+        raise _bad("'n' greater than 1 is not supported with 'stream': true.", "n", "unsupported_value")
     fmt = body.get("response_format")
     if fmt is not None:
         kind = fmt.get("type") if isinstance(fmt, dict) else None
         if kind not in ("text", "json_object", "json_schema"):
             raise _bad("'response_format.type' must be text, json_object or json_schema.", "response_format")
-        if kind == "json_schema" and not isinstance((fmt.get("json_schema") or {}).get("schema"), dict):
+        spec = fmt.get("json_schema") or {}
+        if kind == "json_schema" and not isinstance(spec.get("schema"), dict):
             raise _bad("'response_format.json_schema.schema' is required.", "response_format.json_schema")
+        if kind == "json_schema" and spec.get("strict") is True:
+            _strict(spec["schema"], f"response_format '{spec.get('name')}'",
+                    "response_format.json_schema.schema", "invalid_json_schema")
+
+
+def _strict(schema: Any, what: str, param: str, code: str) -> None:
+    try:
+        check_strict_schema(schema)
+    except StrictSchemaError as exc:
+        raise _bad(f"Invalid schema for {what} ({param}, strict mode): {exc}", param, code) from None
 
 
 def _validate_tools(body: dict[str, Any]) -> None:
@@ -118,6 +156,9 @@ def _validate_tools(body: dict[str, Any]) -> None:
                 or not isinstance(fn.get("name"), str) or not fn["name"]:
             raise _bad(f"tools[{i}] must be {{type: 'function', function: {{name, ...}}}}.", f"tools[{i}]")
         names.add(fn["name"])
+        if fn.get("strict") is True:
+            _strict(fn.get("parameters"), f"function '{fn['name']}'", f"tools[{i}].function.parameters",
+                    "invalid_function_parameters")
     choice = body.get("tool_choice")
     if choice is None:
         return
