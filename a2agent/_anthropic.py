@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._codec import DONE
-from ._errors import APIResponseError, InvalidInputError, StreamError, error_message
+from ._errors import APIResponseError, InvalidInputError, StreamError, error_message, scrub_exception
 from ._messages import TOOL_ERROR_KEY
 from ._models import get_model_profile
 from ._sse import ServerSentEvent
@@ -257,8 +257,8 @@ class _EventDecoder:
     def __call__(self, sse: ServerSentEvent) -> Any:
         try:
             event = json.loads(sse.data)
-        except ValueError:
-            raise StreamError(f"Malformed JSON in Anthropic stream: {sse.data[:200]!r}") from None
+        except ValueError as exc:
+            raise StreamError(f"Malformed JSON in Anthropic stream: {sse.data[:200]!r}") from scrub_exception(exc)
         kind = event.get("type") if isinstance(event, dict) else None
         handler = _HANDLERS.get(kind if isinstance(kind, str) else "")
         if handler is None:
@@ -268,7 +268,8 @@ class _EventDecoder:
         try:
             return handler(self, event)
         except (AttributeError, TypeError, KeyError) as exc:  # a field of the wrong type inside the event
-            raise StreamError(f"Malformed Anthropic {kind} event: {sse.data[:200]!r}", body=event) from exc
+            raise StreamError(f"Malformed Anthropic {kind} event: {sse.data[:200]!r}",
+                              body=event) from scrub_exception(exc)
 
     def message_start(self, event: dict[str, Any]) -> Any:
         message = event.get("message") or {}

@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, 
 from typing import TYPE_CHECKING, Any
 
 from ._codec import DONE, Codec, get_codec, validate_chat_payload
-from ._errors import APIResponseError, InvalidInputError, StreamError
+from ._errors import APIResponseError, InvalidInputError, StreamError, scrub_exception
 from ._models import ModelProfile, get_model_profile
 from ._retry import RetryPolicy
 from ._sse import ServerSentEvent
@@ -88,7 +88,7 @@ class _StreamStep:
             if chunk is not None and chunk is not DONE and self.accumulator is not None:
                 self.accumulator.feed(chunk)
         except (AttributeError, TypeError, KeyError) as exc:  # a chunk of the wrong shape, deep inside
-            raise StreamError(f"Malformed stream event: {type(exc).__name__}: {exc}") from None
+            raise StreamError(f"Malformed stream event: {type(exc).__name__}: {exc}") from scrub_exception(exc)
         return chunk
 
 

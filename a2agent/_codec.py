@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from ._errors import APIResponseError, InvalidInputError, StreamError, error_message
+from ._errors import APIResponseError, InvalidInputError, StreamError, error_message, scrub_exception
 from ._messages import strip_internal_keys
 from ._sse import ServerSentEvent
 from ._validate import check_sampling
@@ -111,8 +111,8 @@ def decode_openai_event(sse: ServerSentEvent) -> Any:
         return DONE
     try:
         obj = json.loads(data)
-    except ValueError:
-        raise StreamError(f"Malformed JSON in stream event: {data[:200]!r}") from None
+    except ValueError as exc:
+        raise StreamError(f"Malformed JSON in stream event: {data[:200]!r}") from scrub_exception(exc)
     if not isinstance(obj, dict):
         raise StreamError(f"Unexpected stream event (not a JSON object): {data[:200]!r}")
     if sse.event == "error" or (obj.get("error") and not obj.get("choices")):

@@ -26,6 +26,7 @@ JSON- and URL-escaped forms. Exceptions chained as ``__cause__`` are scrubbed in
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -65,6 +66,8 @@ def register_secret(secret: str) -> None:
     """
     if secret in _SECRETS:
         return
+    if not _SECRETS:
+        _scrub_http_logs()
     _SECRETS.add(secret)
     forms = {secret, repr(secret)[1:-1], json.dumps(secret)[1:-1], quote(secret, safe="")}
     _SECRET_FORMS.extend(forms - set(_SECRET_FORMS))
@@ -102,8 +105,11 @@ def _has_secret(value: bytes | bytearray) -> bool:
 def scrub_exception(exc: BaseException) -> BaseException:
     """Scrub ``exc`` and its whole ``__cause__``/``__context__`` chain in place; returns ``exc``.
 
-    Used on the httpx exceptions a2agent errors are chained to: their args are rewritten, and the
-    request they carry (whose headers hold ``Authorization: Bearer <key>``) is detached.
+    For every exception an a2agent error is chained to (``raise ... from scrub_exception(exc)``, or
+    attached as ``__cause__``): args and text attributes (``JSONDecodeError.doc``, notes) are
+    rewritten, and the request an httpx exception carries (whose headers hold
+    ``Authorization: Bearer <key>``) is detached. Exceptions that cannot be rewritten (pydantic's
+    ``ValidationError`` renders from compiled state) must not be chained at all.
     """
     seen: set[int] = set()
     current: BaseException | None = exc
@@ -111,13 +117,37 @@ def scrub_exception(exc: BaseException) -> BaseException:
         seen.add(id(current))
         if not isinstance(current, A2AgentError):
             current.args = scrub(current.args)
-            if getattr(current, "_request", None) is not None:
-                current._request = None  # type: ignore[attr-defined]  # httpx.RequestError's request
-            notes = getattr(current, "__notes__", None)
-            if isinstance(notes, list):
-                current.__notes__ = scrub(notes)
+            for name, value in list(getattr(current, "__dict__", {}).items()):
+                if name == "_request":
+                    current._request = None  # type: ignore[attr-defined]  # httpx.RequestError's request
+                elif isinstance(value, str | bytes | list | tuple | dict):
+                    setattr(current, name, scrub(value))
         current = current.__cause__ or current.__context__
     return exc
+
+
+class _ScrubRecords(logging.Filter):
+    """Scrubs log records of the HTTP libraries: at DEBUG httpcore logs whole response headers,
+    which a misbehaving server may have filled with the key."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = scrub(record.msg)
+        if record.args:
+            record.args = scrub(record.args)
+        return True
+
+
+# Filters apply to the logger a record is created on, not its parents: every logger that logs
+# requests or responses is named. httpx/httpcore only build records when DEBUG/INFO is on, so this
+# costs nothing otherwise.
+_HTTP_LOGGERS = ("a2agent", "httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2",
+                 "httpcore.proxy", "httpcore.socks")
+
+
+def _scrub_http_logs() -> None:
+    scrubber = _ScrubRecords()
+    for name in _HTTP_LOGGERS:
+        logging.getLogger(name).addFilter(scrubber)
 
 
 def safe_url(url: str) -> str:

@@ -308,7 +308,7 @@ class _Call:
                 self.request = httpx.Request(method, self.url, content=content, headers=config.headers(headers),
                                              extensions={"timeout": extension})
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-            raise InvalidInputError(f"Cannot build a request for {self.url!r}: {exc}") from None
+            raise InvalidInputError(f"Cannot build a request for {self.url!r}: {exc}") from scrub_exception(exc)
 
     def transport_error(self, exc: Exception) -> A2AgentError:
         error = _map_httpx_error(exc, self.method, self.url, self.attempts)

@@ -89,8 +89,9 @@ def check_headers(headers: Any, name: str = "default_headers") -> dict[str, str]
     for key, value in headers.items():
         if not isinstance(key, str) or not isinstance(value, str):
             raise InvalidInputError(f"{name}[{key!r}] must map a str to a str, got {type(value).__name__}")
-        if any(c in value for c in "\r\n\0") or any(not ("!" <= c <= "~") for c in key):
-            raise InvalidInputError(f"{name}[{key!r}] is not a valid HTTP header (control characters)")
+        if any(not (" " <= c <= "~") for c in value) or any(not ("!" <= c <= "~") for c in key):
+            raise InvalidInputError(f"{name}[{key!r}] is not a valid HTTP header: names and values are "
+                                    "printable ASCII (no control characters)")
     return dict(headers)
 
 

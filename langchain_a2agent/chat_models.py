@@ -93,10 +93,13 @@ class ChatA2Agent(BaseChatModel):
     _async_client: AsyncA2AgentClient | None = PrivateAttr(default=None)
 
     def __init__(self, **kwargs: Any) -> None:
+        error = None
         try:
             super().__init__(**kwargs)
         except ValidationError as exc:  # a typed error naming the field, never pydantic's (nor the value)
-            raise invalid_input("ChatA2Agent", exc) from None
+            error = invalid_input("ChatA2Agent", exc)
+        if error is not None:
+            raise error  # outside the except: the ValidationError (which shows values) is not chained
         # Checked here, not in a pydantic validator, so callers get InvalidInputError itself rather
         # than a ValidationError wrapping it; the core's validators, as for every a2agent client.
         self._check()

@@ -97,11 +97,14 @@ class A2AgentLLM(FunctionCallingLLM):
     def __init__(self, model: str = DEFAULT_MODEL, api_key: str | SecretStr | None = None,
                  http_client: Any = None, async_http_client: Any = None, **kwargs: Any) -> None:
         key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
+        error = None
         try:
             super().__init__(model=model, api_key=SecretStr(key) if isinstance(key, str) and key else None,
                              **kwargs)
         except ValidationError as exc:  # a typed error naming the field, never pydantic's (nor the value)
-            raise invalid_input("A2AgentLLM", exc) from None
+            error = invalid_input("A2AgentLLM", exc)
+        if error is not None:
+            raise error  # outside the except: the ValidationError (which shows values) is not chained
         # Ranges through the core's validators, as every a2agent client checks them.
         check_sampling({"temperature": self.temperature, "max_tokens": self.max_tokens, "top_p": self.top_p,
                         "top_logprobs": self.top_logprobs, "seed": self.seed, "stop": self.stop}, "A2AgentLLM")
