@@ -36,6 +36,6 @@ def __getattr__(name: str) -> Any:
     try:
         return getattr(importlib.import_module(module, __name__), name)
     except ModuleNotFoundError as exc:
-        if exc.name not in _EXTRA_MODULES:
+        if (exc.name or "").split(".")[0] not in _EXTRA_MODULES:
             raise
         raise missing_extra(exc, "a2agent.emulator", "emulator") from None
