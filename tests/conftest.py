@@ -4,8 +4,10 @@ from typing import Any
 
 import pytest
 
-from a2agent import A2AgentClient, AsyncA2AgentClient
+from a2agent import A2AgentClient, A2AgentError, AsyncA2AgentClient
+from a2agent._errors import _SECRETS
 from a2agent.emulator import EmulatorServer
+from tests.keyhunt import assert_no_key
 
 pytest_plugins = ["a2agent.emulator.pytest_plugin"]
 
@@ -15,6 +17,25 @@ def _no_ambient_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never pick up a developer's real key or gateway."""
     monkeypatch.delenv("A2AGENT_API_KEY", raising=False)
     monkeypatch.delenv("A2AGENT_BASE_URL", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_error_carries_a_key(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Every a2agent error any test creates is hunted, at the end of the test, for every API key
+    registered so far (each client registers its key): the invariant holds suite-wide, not only in
+    the tests written about it."""
+    created: list[A2AgentError] = []
+    init = A2AgentError.__init__
+
+    def recording_init(self: A2AgentError, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        created.append(self)
+
+    monkeypatch.setattr(A2AgentError, "__init__", recording_init)
+    yield
+    monkeypatch.undo()
+    for error in created:
+        assert_no_key(error, sorted(_SECRETS), with_traceback=False)
 
 
 class Api:
