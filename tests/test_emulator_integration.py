@@ -252,7 +252,7 @@ async def test_injected_5xx_is_retried(api: Api, emu: EmulatorServer) -> None:
 
 
 async def test_delay_fault_times_out(mode: str, emu: EmulatorServer) -> None:
-    emu.script({"delay": 1.0})
+    emu.script({"delay": 30.0})  # held until the client hangs up: only the client's 0.2 s timeout can end it
     api = Api(mode, base_url=emu.base_url, api_key=emu.api_key, timeout=0.2, max_retries=0)
     with pytest.raises(APITimeoutError):
         await api.chat(REQUESTS["text"])

@@ -240,7 +240,7 @@ def test_rate_limiter_is_consulted(emu: EmulatorServer) -> None:
 def test_retries_and_timeout(emu: EmulatorServer, fmt: str) -> None:
     emu.script({"status": 503, "headers": {"retry-after-ms": "10"}, "times": 2})
     assert make(emu, api_format=fmt, max_retries=2).invoke("hi").content.endswith("hi")
-    emu.script({"delay": 1.0})
+    emu.script({"delay": 30.0})  # held until the client hangs up: only the client's 0.2 s timeout can end it
     with pytest.raises(APITimeoutError):
         make(emu, api_format=fmt, timeout=0.2, max_retries=0).invoke("hi")
 
