@@ -316,12 +316,15 @@ def test_emulator_runs_as_a_process() -> None:
         banner = proc.stdout.readline()
         assert f"http://127.0.0.1:{port}/v1" in banner
         with A2AgentClient(base_url=f"http://127.0.0.1:{port}/v1", api_key="any-key") as client:
-            deadline = time.monotonic() + 10
+            # The banner comes just before the socket is bound: poll until it answers. The deadline
+            # only bounds a hang (generous for a busy machine); a process that died fails at once.
+            deadline = time.monotonic() + 60
             while True:
                 try:
                     assert client.list_models()
                     break
                 except APIConnectionError:
+                    assert proc.poll() is None, "the emulator process exited"
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.05)
