@@ -38,6 +38,20 @@ def _no_error_carries_a_key(monkeypatch: pytest.MonkeyPatch) -> Any:
         assert_no_key(error, sorted(_SECRETS), with_traceback=False)
 
 
+class ManualClock:
+    """A clock that moves only when told: swapped in as the emulator's ``state.clock`` so its rate
+    windows expire on ``advance``, never because a busy machine was slow between two requests."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 class Api:
     """One face over the sync and async clients, so a test runs unchanged in both modes."""
 

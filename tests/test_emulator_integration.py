@@ -29,7 +29,7 @@ from a2agent import (
     StreamError,
 )
 from a2agent.emulator import NO_BALANCE_KEY, SUSPENDED_KEY, EmulatorServer
-from tests.conftest import Api
+from tests.conftest import Api, ManualClock
 
 ADD = {"type": "function", "function": {"name": "add", "description": "Add two integers.", "parameters": {
     "type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}, "required": ["a", "b"]}}}
@@ -214,17 +214,21 @@ async def test_error_answers(mode: str, emu: EmulatorServer, key: str | None, re
     await api.close()
 
 
-async def test_rate_limit_429_is_backed_off_and_recovers(mode: str, emu: EmulatorServer) -> None:
+async def test_rate_limit_429_is_backed_off_and_recovers(mode: str, emu: EmulatorServer,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # 2 requests per 0.4 s on a manual clock that only the client's back-off moves: the third request
+    # meets a 429 and the window expires after the wait the server asked for, however busy the machine.
+    clock = ManualClock()
+    monkeypatch.setattr(emu.state, "clock", clock)
     emu.state.config.rate_limit = (2, 0.4)
     slept: list[float] = []
 
     def sleep(seconds: float) -> None:
         slept.append(seconds)
-        time.sleep(seconds)
+        clock.advance(seconds)
 
     async def asleep(seconds: float) -> None:
-        slept.append(seconds)
-        await asyncio.sleep(seconds)
+        sleep(seconds)
 
     client: Any = (A2AgentClient(base_url=emu.base_url, api_key=emu.api_key, max_retries=5, _sleep=sleep)
                    if mode == "sync" else
@@ -234,17 +238,23 @@ async def test_rate_limit_429_is_backed_off_and_recovers(mode: str, emu: Emulato
         if mode == "async":
             result = await result
         assert result["choices"][0]["message"]["content"]
-    assert slept, "the third request must have met a 429"
-    assert all(0 < s <= 0.4 for s in slept)  # the server's retry-after-ms, not the default back-off
-    with pytest.raises(RateLimitError) as info:
-        raw = httpx.post(emu.base_url + "/chat/completions", json=REQUESTS["text"],
-                         headers={"Authorization": f"Bearer {emu.api_key}"})
-        for _ in range(3):
-            raw = httpx.post(emu.base_url + "/chat/completions", json=REQUESTS["text"],
-                             headers={"Authorization": f"Bearer {emu.api_key}"})
-        if raw.status_code == 429:
-            raise RateLimitError("429", status_code=429, headers=dict(raw.headers))
-    assert int(info.value.headers["retry-after"]) >= 1
+    assert slept == [0.4]  # one 429 (the third request), waited out by retry-after-ms, not the default back-off
+    assert len(emu.requests) == 4  # the log holds only requests past the gate: the 429 was answered before it
+
+    def probe() -> httpx.Response:
+        return httpx.post(emu.base_url + "/chat/completions", json=REQUESTS["text"],
+                          headers={"Authorization": f"Bearer {emu.api_key}"})
+
+    raw = probe()  # the third and fourth requests fill the window again
+    assert raw.status_code == 429 and raw.json()["error"]["code"] == "rate_limit_exceeded"
+    assert raw.headers["retry-after"] == "1" and raw.headers["retry-after-ms"] == "400"
+    assert raw.headers["x-ratelimit-limit-requests"] == "2"
+    clock.advance(0.4)
+    assert probe().status_code == 200 and len(emu.requests) == 5  # the window slid on
+    if mode == "sync":
+        client.close()
+    else:
+        await client.aclose()
 
 
 async def test_injected_5xx_is_retried(api: Api, emu: EmulatorServer) -> None:
@@ -254,7 +264,7 @@ async def test_injected_5xx_is_retried(api: Api, emu: EmulatorServer) -> None:
 
 
 async def test_delay_fault_times_out(mode: str, emu: EmulatorServer) -> None:
-    emu.script({"delay": 1.0})
+    emu.script({"delay": 30.0})  # held until the client hangs up: only the client's 0.2 s timeout can end it
     api = Api(mode, base_url=emu.base_url, api_key=emu.api_key, timeout=0.2, max_retries=0)
     with pytest.raises(APITimeoutError):
         await api.chat(REQUESTS["text"])
@@ -318,12 +328,15 @@ def test_emulator_runs_as_a_process() -> None:
         banner = proc.stdout.readline()
         assert f"http://127.0.0.1:{port}/v1" in banner
         with A2AgentClient(base_url=f"http://127.0.0.1:{port}/v1", api_key="any-key-0123456789abc") as client:
-            deadline = time.monotonic() + 10
+            # The banner comes just before the socket is bound: poll until it answers. The deadline
+            # only bounds a hang (generous for a busy machine); a process that died fails at once.
+            deadline = time.monotonic() + 60
             while True:
                 try:
                     assert client.list_models()
                     break
                 except APIConnectionError:
+                    assert proc.poll() is None, "the emulator process exited"
                     if time.monotonic() > deadline:
                         raise
                     time.sleep(0.05)

@@ -18,6 +18,8 @@ BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.S)
 BLOCKS = [(lang, code) for lang, code in BLOCK.findall((ROOT / "README.md").read_text()) if lang in ("python", "bash")]
 # Commands that would recurse into this very test run are checked as dry runs instead.
 DRY_RUN = {"make test": "make -n test"}
+# A fixed port collides with other suites running on the same machine: servers take a free one.
+FIXED_PORT = re.compile(r"--port \d+")
 
 
 def _env(emu: EmulatorServer) -> dict[str, str]:
@@ -43,7 +45,7 @@ def test_readme_block_runs(lang: str, code: str, a2agent_emulator: EmulatorServe
         assert result.stdout.strip()
         return
     for line in filter(None, (raw.strip() for raw in code.splitlines())):
-        command = DRY_RUN.get(line, line)
+        command = FIXED_PORT.sub("--port 0", DRY_RUN.get(line, line))
         result = subprocess.run(["bash", "-c", command], env=env, cwd=ROOT, capture_output=True, text=True,
                                 timeout=300)
         assert result.returncode == 0, f"{shlex.quote(command)} failed:\n{result.stdout}\n{result.stderr}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import time
@@ -76,6 +77,17 @@ class Emulator:
         return key, None, {}
 
     @staticmethod
+    async def _hold(request: Request, seconds: float) -> None:
+        """Withhold the answer ``seconds``, or until the client hangs up (a client that timed out
+        leaves no handler behind, so a test can script a delay far longer than its timeout)."""
+        async def hung_up() -> None:
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(hung_up(), seconds)
+
+    @staticmethod
     def _error(err: RequestError, headers: dict[str, str] | None = None) -> Response:
         return JSONResponse(err.body(), status_code=err.status,
                             headers={"x-request-id": _request_id(), **(headers or {})})
@@ -107,7 +119,7 @@ class Emulator:
                           request.client.port if request.client else None)
         entry = self.state.next_entry()
         if entry.get("delay"):
-            await asyncio.sleep(float(entry["delay"]))
+            await self._hold(request, float(entry["delay"]))
         if "status" in entry:
             return JSONResponse(entry.get("body", {"error": {"message": "Injected fault", "type": "server_error"}}),
                                 status_code=int(entry["status"]), headers=entry.get("headers"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,8 +36,12 @@ class EmulatorConfig:
 
 
 class EmulatorState:
-    def __init__(self, config: EmulatorConfig | None = None) -> None:
+    """``clock`` (seconds, monotonic) times the rate windows: tests swap in a manual clock so a
+    window expires when they say so, not when a busy machine lets it."""
+
+    def __init__(self, config: EmulatorConfig | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config or EmulatorConfig()
+        self.clock = clock
         self._lock = threading.Lock()
         self._script: deque[dict[str, Any]] = deque()
         self._windows: dict[str, deque[float]] = {}
@@ -93,7 +98,7 @@ class EmulatorState:
         if limit is None:
             return None
         count, period = limit
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             window = self._windows.setdefault(key, deque())
             while window and now - window[0] >= period:

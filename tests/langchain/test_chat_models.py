@@ -4,14 +4,13 @@ usage, errors, secrets, and a tool-calling agent end to end."""
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.load import dumps
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
-from langchain_core.rate_limiters import InMemoryRateLimiter
+from langchain_core.rate_limiters import BaseRateLimiter
 from langchain_core.tools import tool
 from pydantic import BaseModel
 from typing_extensions import TypedDict
@@ -228,19 +227,36 @@ async def test_batch_and_abatch(emu: EmulatorServer) -> None:
     assert [m.content[-2:] for m in await llm.abatch(["b1", "b2"])] == ["b1", "b2"]
 
 
-def test_rate_limiter_is_consulted(emu: EmulatorServer) -> None:
-    limiter = InMemoryRateLimiter(requests_per_second=20, check_every_n_seconds=0.01, max_bucket_size=1)
+class SpyRateLimiter(BaseRateLimiter):
+    """Grants every acquire, noting how many requests the emulator had seen at that moment."""
+
+    def __init__(self, emu: EmulatorServer) -> None:
+        self.emu = emu
+        self.seen: list[int] = []
+
+    def acquire(self, *, blocking: bool = True) -> bool:
+        self.seen.append(len(self.emu.requests))
+        return True
+
+    async def aacquire(self, *, blocking: bool = True) -> bool:
+        return self.acquire(blocking=blocking)
+
+
+async def test_rate_limiter_is_consulted(emu: EmulatorServer) -> None:
+    limiter = SpyRateLimiter(emu)
     llm = make(emu, rate_limiter=limiter)
-    start = time.monotonic()
-    for _ in range(4):
-        llm.invoke("hi")
-    assert time.monotonic() - start >= 0.12  # 4 calls at 20/s with a bucket of 1
+    llm.invoke("hi")
+    llm.invoke("hi")
+    assert "".join(str(c.content) for c in llm.stream("hi")).endswith("hi")
+    await llm.ainvoke("hi")
+    # Once per call, each time before its request reached the server (counted there, not timed here).
+    assert limiter.seen == [0, 1, 2, 3] and len(emu.requests) == 4
 
 
 def test_retries_and_timeout(emu: EmulatorServer, fmt: str) -> None:
     emu.script({"status": 503, "headers": {"retry-after-ms": "10"}, "times": 2})
     assert make(emu, api_format=fmt, max_retries=2).invoke("hi").content.endswith("hi")
-    emu.script({"delay": 1.0})
+    emu.script({"delay": 30.0})  # held until the client hangs up: only the client's 0.2 s timeout can end it
     with pytest.raises(APITimeoutError):
         make(emu, api_format=fmt, timeout=0.2, max_retries=0).invoke("hi")
 

@@ -161,7 +161,7 @@ def test_stream_usage_option(emu: EmulatorServer) -> None:
 def test_retries_timeout_and_auth(emu: EmulatorServer) -> None:
     emu.script({"status": 502, "headers": {"retry-after-ms": "5"}, "times": 2})
     assert make(emu, max_retries=2).complete("x").text.endswith("x")
-    emu.script({"delay": 1.0})
+    emu.script({"delay": 30.0})  # held until the client hangs up: only the client's 0.2 s timeout can end it
     with pytest.raises(APITimeoutError):
         make(emu, timeout=0.2, max_retries=0).complete("x")
     with pytest.raises(AuthenticationError):
