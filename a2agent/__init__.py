@@ -2,10 +2,28 @@
 
 One transport (sync and async) with auth, retries with back-off, typed errors, SSE decoding and
 stream accumulation; both the LangChain and LlamaIndex adapters sit on top of it.
+
+Module map (data flows top to bottom and back):
+    _client.py     A2AgentClient / AsyncA2AgentClient, ChatStream: payload -> codec -> transport
+    _validate.py   every input check (key, URL, timeout, headers, sampling ranges, payload, JSON)
+    _codec.py      the codec protocol and the choice per api_format
+    _openai.py     the OpenAI chat-completions codec (the canonical shape: a pass-through)
+    _anthropic.py  the Anthropic Messages codec (requests, responses, stream events)
+    _transport.py  the only httpx importer: requests, pools, error mapping, the retry loops
+    _retry.py      the pure retry policy (what is retried, how long to wait)
+    _errors.py     the error tree and the one scrubbing point for API keys
+    _sse.py        the sans-IO Server-Sent Events decoder
+    _stream.py     the sans-IO stream accumulator (chunks -> one completion)
+    _canonical.py  helpers over canonical messages that both adapters share
+    _catalog.py    the model catalogue and capability profiles
+    integration.py what framework adapters may use beyond this public API
+    types.py       the canonical wire types (TypedDicts)
+    emulator/      a local A2Agent-compatible server (the ``[emulator]`` extra)
 """
 
 __version__ = "0.1.0"
 
+from ._catalog import MODEL_PROFILES, ModelProfile, get_model_profile
 from ._client import A2AgentClient, AsyncA2AgentClient, AsyncChatStream, ChatStream
 from ._errors import (
     A2AgentError,
@@ -24,7 +42,6 @@ from ._errors import (
     StreamError,
     UnprocessableEntityError,
 )
-from ._models import MODEL_PROFILES, ModelProfile, get_model_profile
 from ._retry import RetryPolicy
 from ._sse import ServerSentEvent, SSEDecoder
 from ._stream import StreamAccumulator

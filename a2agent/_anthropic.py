@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ._canonical import TOOL_ERROR_KEY
+from ._catalog import get_model_profile
 from ._codec import DONE
 from ._errors import APIResponseError, InvalidInputError, StreamError, error_message, scrub_exception
-from ._messages import TOOL_ERROR_KEY
-from ._models import get_model_profile
 from ._sse import ServerSentEvent
 from .types import ChatCompletion, ToolCall, Usage
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._codec import DONE, Codec, get_codec, validate_chat_payload
+from ._codec import DONE, Codec, get_codec
 from ._errors import APIResponseError, InvalidInputError, StreamError, scrub_exception
-from ._models import ModelProfile, get_model_profile
 from ._retry import RetryPolicy
 from ._sse import ServerSentEvent
 from ._stream import StreamAccumulator, completion_to_chunk
 from ._transport import AsyncTransport, ResponseBody, SyncTransport, Timeout, TransportConfig
+from ._validate import validate_chat_payload
 from .types import ChatCompletion, ChatCompletionChunk, Model
 
 if TYPE_CHECKING:
@@ -21,13 +21,12 @@ __all__ = ["A2AgentClient", "AsyncA2AgentClient", "AsyncChatStream", "ChatStream
 
 
 class _ClientBase:
-    _codec: Codec
-    config: TransportConfig
+    """What the sync and async clients share: configuration, the codec, request bodies."""
 
-    def _setup(self, api_key: str | None, base_url: str | None, timeout: Timeout | object,
-               max_retries: int | None, default_headers: Mapping[str, str] | None,
-               retry_policy: RetryPolicy | None, api_format: str) -> None:
-        self._codec = get_codec(api_format)
+    def __init__(self, *, api_key: str | None, base_url: str | None, timeout: Timeout | object,
+                 max_retries: int | None, default_headers: Mapping[str, str] | None,
+                 retry_policy: RetryPolicy | None, api_format: str) -> None:
+        self._codec: Codec = get_codec(api_format)
         self.config = TransportConfig(api_key=api_key, base_url=base_url, timeout=timeout,
                                       max_retries=max_retries, default_headers=default_headers,
                                       policy=retry_policy)
@@ -53,10 +52,6 @@ class _ClientBase:
         if not isinstance(data, list):
             raise APIResponseError(f"Unexpected /models response: {str(body)[:200]!r}", body=body)
         return data
-
-    @staticmethod
-    def model_profile(model: str, **overrides: Any) -> ModelProfile:
-        return get_model_profile(model, **overrides)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(base_url={self.config.base_url!r}, api_format={self.api_format!r}, "
@@ -211,7 +206,8 @@ class A2AgentClient(_ClientBase):
                  default_headers: Mapping[str, str] | None = None, http_client: httpx.Client | None = None,
                  api_format: str = "openai", retry_policy: RetryPolicy | None = None,
                  _sleep: Callable[[float], None] | None = None) -> None:
-        self._setup(api_key, base_url, timeout, max_retries, default_headers, retry_policy, api_format)
+        super().__init__(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries,
+                         default_headers=default_headers, retry_policy=retry_policy, api_format=api_format)
         kwargs = {"sleep": _sleep} if _sleep is not None else {}
         self._transport = SyncTransport(self.config, http_client, **kwargs)
 
@@ -249,7 +245,8 @@ class AsyncA2AgentClient(_ClientBase):
                  default_headers: Mapping[str, str] | None = None,
                  http_client: httpx.AsyncClient | None = None, api_format: str = "openai",
                  retry_policy: RetryPolicy | None = None, _sleep: Callable[[float], Any] | None = None) -> None:
-        self._setup(api_key, base_url, timeout, max_retries, default_headers, retry_policy, api_format)
+        super().__init__(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries,
+                         default_headers=default_headers, retry_policy=retry_policy, api_format=api_format)
         kwargs = {"sleep": _sleep} if _sleep is not None else {}
         self._transport = AsyncTransport(self.config, http_client, **kwargs)
 

@@ -24,6 +24,7 @@ __all__ = [
     "check_timeout",
     "encode_json",
     "invalid_input",
+    "validate_chat_payload",
 ]
 
 # A2Agent keys are long random strings. Shorter values are refused so the scrubber, which rewrites
@@ -166,3 +167,25 @@ def invalid_input(owner: str, exc: Any) -> InvalidInputError:
     errors = exc.errors(include_input=False, include_url=False) if hasattr(exc, "errors") else []
     parts = [f"{'.'.join(str(p) for p in e.get('loc', ())) or 'value'}: {e.get('msg', 'invalid')}" for e in errors]
     return InvalidInputError(f"{owner}: invalid argument(s): {'; '.join(parts) or exc}")
+
+
+_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+
+
+def validate_chat_payload(payload: Any) -> None:
+    """Raise ``InvalidInputError`` naming the first thing wrong with a canonical request."""
+    if not isinstance(payload, Mapping):
+        raise InvalidInputError(f"payload must be a mapping, got {type(payload).__name__}")
+    model = payload.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidInputError(f"payload['model'] must be a non-empty string, got {model!r}")
+    messages = payload.get("messages")
+    if not isinstance(messages, list | tuple) or not messages:
+        raise InvalidInputError("payload['messages'] must be a non-empty list of message dicts")
+    for i, message in enumerate(messages):
+        if not isinstance(message, Mapping):
+            raise InvalidInputError(f"messages[{i}] must be a dict, got {type(message).__name__}")
+        role = message.get("role")
+        if role not in _ROLES:
+            raise InvalidInputError(f"messages[{i}].role must be one of {sorted(_ROLES)}, got {role!r}")
+    check_sampling(payload)

@@ -5,7 +5,7 @@
 try:
     import langchain_core.language_models.chat_models  # noqa: F401
 except ModuleNotFoundError as exc:
-    from a2agent._extras import missing_extra
+    from a2agent.integration import missing_extra
 
     raise missing_extra(exc, "langchain_a2agent", "langchain") from None
 

@@ -27,7 +27,7 @@ from langchain_core.output_parsers.openai_tools import make_invalid_tool_call, p
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from a2agent import InvalidInputError
-from a2agent._messages import TOOL_ERROR_KEY, split_tool_attachments, token_details
+from a2agent.integration import TOOL_ERROR_KEY, split_tool_attachments, token_details
 
 PROVIDER = "a2agent"
 _DATA_BLOCKS = frozenset({"image", "audio", "file"})

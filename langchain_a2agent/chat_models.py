@@ -22,8 +22,13 @@ from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, model_validator
 
 from a2agent import A2AgentClient, AsyncA2AgentClient, InvalidInputError, get_model_profile
-from a2agent._messages import normalize_tool_choice, reasoning_for_request, to_strict_json_schema
-from a2agent._validate import check_sampling, invalid_input
+from a2agent.integration import (
+    check_sampling,
+    invalid_input,
+    normalize_tool_choice,
+    reasoning_for_request,
+    to_strict_json_schema,
+)
 from a2agent.types import Model
 
 from ._convert import PROVIDER, BlockIndexer, chunk_to_generation, completion_to_result, messages_to_dicts

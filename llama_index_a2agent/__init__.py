@@ -3,7 +3,7 @@
 try:
     import llama_index.core.llms  # noqa: F401
 except ModuleNotFoundError as exc:
-    from a2agent._extras import missing_extra
+    from a2agent.integration import missing_extra
 
     raise missing_extra(exc, "llama_index_a2agent", "llama-index") from None
 

@@ -27,8 +27,7 @@ from llama_index.core.base.llms.types import (
 )
 
 from a2agent import InvalidInputError
-from a2agent._messages import TOOL_ERROR_KEY, split_tool_attachments, token_details
-from a2agent._stream import ChoiceState
+from a2agent.integration import TOOL_ERROR_KEY, ChoiceState, split_tool_attachments, token_details
 from a2agent.types import ToolCall
 
 

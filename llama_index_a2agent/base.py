@@ -33,8 +33,13 @@ from llama_index.core.prompts import PromptTemplate
 from llama_index.core.types import Model, PydanticProgramMode
 
 from a2agent import A2AgentClient, AsyncA2AgentClient, InvalidInputError, get_model_profile
-from a2agent._messages import normalize_tool_choice, reasoning_for_request, to_strict_json_schema
-from a2agent._validate import check_sampling, invalid_input
+from a2agent.integration import (
+    check_sampling,
+    invalid_input,
+    normalize_tool_choice,
+    reasoning_for_request,
+    to_strict_json_schema,
+)
 from a2agent.types import Model as WireModel
 
 from ._convert import StreamState, completion_to_response, messages_to_dicts

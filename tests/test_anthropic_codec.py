@@ -212,7 +212,7 @@ def test_tool_result_is_error_comes_from_the_flag(tool: dict[str, Any], is_error
 
 
 def test_openai_codec_strips_internal_keys() -> None:
-    from a2agent._codec import OpenAICodec
+    from a2agent._openai import OpenAICodec
 
     messages = [{"role": "assistant", "content": None, "tool_calls": [CALL], "reasoning_content": "r",
                  "reasoning_signature": "sig"},

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from a2agent import ServerSentEvent, SSEDecoder, StreamError
-from a2agent._codec import DONE, decode_openai_event
+from a2agent._codec import DONE
+from a2agent._openai import decode_openai_event
 
 E = ServerSentEvent
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from .._models import MODEL_PROFILES
+from .._catalog import MODEL_PROFILES
 from ._anthropic import encode_event, render_events, render_message, to_canonical
 from ._anthropic import error_body as anthropic_error_body
 from ._model import Planner, apply_limits, count_tokens, scripted_reply, text_of

@@ -23,7 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._models import ModelProfile
+from .._catalog import ModelProfile
 from ._schema import InstanceGenerator
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")

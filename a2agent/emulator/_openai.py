@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from .._models import MODEL_PROFILES, ModelProfile
+from .._catalog import MODEL_PROFILES, ModelProfile
 from ._model import Reply, count_parts, count_tokens, text_of, thinking_enabled
 from ._strict import StrictSchemaError, check_strict_schema
 

@@ -24,7 +24,7 @@ from llama_index.core.base.llms.types import (
 )
 
 from a2agent import InvalidInputError
-from a2agent._messages import split_tool_attachments
+from a2agent._canonical import split_tool_attachments
 from llama_index_a2agent._convert import StreamState, completion_to_response, messages_to_dicts
 
 MEDIA = Path(__file__).parent.parent / "media"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ._catalog import get_model_profile
 from ._errors import InvalidInputError
-from ._models import get_model_profile
 
 __all__ = ["TOOL_ERROR_KEY", "normalize_tool_choice", "reasoning_for_request", "split_tool_attachments",
            "strip_internal_keys", "to_strict_json_schema", "token_details"]

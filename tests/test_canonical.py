@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from a2agent import MODEL_PROFILES, InvalidInputError, ModelProfile, get_model_profile
-from a2agent._messages import (
+from a2agent._canonical import (
     normalize_tool_choice,
     reasoning_for_request,
     strip_internal_keys,

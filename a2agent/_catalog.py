@@ -51,7 +51,8 @@ _FORMAT_LIMITS: dict[str, dict[str, Any]] = {"openai": {}, "anthropic": {"json_s
 _JSON_SCHEMA_OWNERS = frozenset({"qwen", "minimax"})
 
 
-def _p(id: str, owner: str, ctx: int, out: int, *, vision: bool = False, reasoning: str = "none") -> ModelProfile:
+def _entry(id: str, owner: str, ctx: int, out: int, *, vision: bool = False, reasoning: str = "none") -> ModelProfile:
+    """One catalogue entry: id, owner, context window, max output tokens."""
     return ModelProfile(id=id, owned_by=owner, context_window=ctx, max_output_tokens=out,
                         vision=vision, reasoning=reasoning, json_schema=owner in _JSON_SCHEMA_OWNERS)
 
@@ -59,26 +60,26 @@ def _p(id: str, owner: str, ctx: int, out: int, *, vision: bool = False, reasoni
 MODEL_PROFILES: dict[str, ModelProfile] = {
     p.id: p
     for p in (
-        _p("deepseek-chat", "deepseek", 131072, 8192, reasoning="optional"),
-        _p("deepseek-v4-flash", "deepseek", 131072, 32768, reasoning="optional"),
-        _p("deepseek-v4-pro", "deepseek", 131072, 65536, reasoning="always"),
-        _p("glm-4.6", "zhipu", 204800, 131072, reasoning="always"),
-        _p("glm-4.7", "zhipu", 204800, 131072, reasoning="always"),
-        _p("glm-5", "zhipu", 204800, 131072, reasoning="always"),
-        _p("glm-5-turbo", "zhipu", 204800, 131072, reasoning="optional"),
-        _p("glm-5.1", "zhipu", 204800, 131072, reasoning="always"),
-        _p("glm-5.2", "zhipu", 204800, 131072, reasoning="always"),
-        _p("kimi-k2.5", "moonshot", 262144, 32768, vision=True, reasoning="always"),
-        _p("kimi-k2.6", "moonshot", 262144, 32768, vision=True, reasoning="always"),
-        _p("kimi-k2.7-code", "moonshot", 262144, 65536, reasoning="optional"),
-        _p("minimax-m2.1", "minimax", 204800, 131072, reasoning="always"),
-        _p("minimax-m2.5", "minimax", 204800, 131072, reasoning="always"),
-        _p("minimax-m2.7", "minimax", 204800, 131072, reasoning="always"),
-        _p("qwen3.5-plus", "qwen", 1000000, 65536, vision=True, reasoning="optional"),
-        _p("qwen3.6-35b-a3b", "qwen", 262144, 32768, reasoning="optional"),
-        _p("qwen3.6-plus", "qwen", 1000000, 65536, vision=True, reasoning="optional"),
-        _p("qwen3.7-max", "qwen", 262144, 65536, reasoning="optional"),
-        _p("qwen3.7-plus", "qwen", 1000000, 65536, vision=True, reasoning="optional"),
+        _entry("deepseek-chat", "deepseek", 131072, 8192, reasoning="optional"),
+        _entry("deepseek-v4-flash", "deepseek", 131072, 32768, reasoning="optional"),
+        _entry("deepseek-v4-pro", "deepseek", 131072, 65536, reasoning="always"),
+        _entry("glm-4.6", "zhipu", 204800, 131072, reasoning="always"),
+        _entry("glm-4.7", "zhipu", 204800, 131072, reasoning="always"),
+        _entry("glm-5", "zhipu", 204800, 131072, reasoning="always"),
+        _entry("glm-5-turbo", "zhipu", 204800, 131072, reasoning="optional"),
+        _entry("glm-5.1", "zhipu", 204800, 131072, reasoning="always"),
+        _entry("glm-5.2", "zhipu", 204800, 131072, reasoning="always"),
+        _entry("kimi-k2.5", "moonshot", 262144, 32768, vision=True, reasoning="always"),
+        _entry("kimi-k2.6", "moonshot", 262144, 32768, vision=True, reasoning="always"),
+        _entry("kimi-k2.7-code", "moonshot", 262144, 65536, reasoning="optional"),
+        _entry("minimax-m2.1", "minimax", 204800, 131072, reasoning="always"),
+        _entry("minimax-m2.5", "minimax", 204800, 131072, reasoning="always"),
+        _entry("minimax-m2.7", "minimax", 204800, 131072, reasoning="always"),
+        _entry("qwen3.5-plus", "qwen", 1000000, 65536, vision=True, reasoning="optional"),
+        _entry("qwen3.6-35b-a3b", "qwen", 262144, 32768, reasoning="optional"),
+        _entry("qwen3.6-plus", "qwen", 1000000, 65536, vision=True, reasoning="optional"),
+        _entry("qwen3.7-max", "qwen", 262144, 65536, reasoning="optional"),
+        _entry("qwen3.7-plus", "qwen", 1000000, 65536, vision=True, reasoning="optional"),
     )
 }
 

@@ -1,0 +1,41 @@
+"""The toolkit framework adapters build on: everything ``langchain_a2agent`` and
+``llama_index_a2agent`` use from the core besides the public client API, in one place.
+
+Applications use ``a2agent`` itself (clients, errors, the catalogue). An adapter, ours or one for
+another framework, imports from here and from ``a2agent`` / ``a2agent.types`` only, never from the
+private modules, so the core can be rearranged behind this list. What is here:
+
+- canonical-message helpers (``_canonical.py``): tool choice, tool attachments, strict JSON schemas,
+  the reasoning pass-back rule, usage token details, the tool-error flag;
+- stream state (``_stream.py``): ``StreamAccumulator`` and its per-choice ``ChoiceState``, so an
+  adapter folds chunks the way the core does;
+- validators (``_validate.py``): the sampling-parameter ranges both adapters check at construction,
+  and the conversion of a pydantic ``ValidationError`` into an ``InvalidInputError``;
+- ``missing_extra``: the error an adapter package raises when its framework is not installed.
+"""
+
+from ._canonical import (
+    TOOL_ERROR_KEY,
+    normalize_tool_choice,
+    reasoning_for_request,
+    split_tool_attachments,
+    to_strict_json_schema,
+    token_details,
+)
+from ._extras import missing_extra
+from ._stream import ChoiceState, StreamAccumulator
+from ._validate import check_sampling, invalid_input
+
+__all__ = [
+    "TOOL_ERROR_KEY",
+    "ChoiceState",
+    "StreamAccumulator",
+    "check_sampling",
+    "invalid_input",
+    "missing_extra",
+    "normalize_tool_choice",
+    "reasoning_for_request",
+    "split_tool_attachments",
+    "to_strict_json_schema",
+    "token_details",
+]

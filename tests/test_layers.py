@@ -1,0 +1,38 @@
+"""The layering the README's Architecture section promises, checked on the source."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ADAPTER_FILES = sorted([*ROOT.glob("langchain_a2agent/*.py"), *ROOT.glob("llama_index_a2agent/*.py")])
+ALLOWED = {"a2agent", "a2agent.types", "a2agent.integration"}
+
+
+def _imports(path: Path) -> set[str]:
+    """Modules imported at run time (imports under ``if TYPE_CHECKING:`` are for annotations only)."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            node.body = []
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+@pytest.mark.parametrize("path", ADAPTER_FILES, ids=[f"{p.parent.name}/{p.name}" for p in ADAPTER_FILES])
+def test_adapters_use_only_the_public_core_and_its_integration_module(path: Path) -> None:
+    core = {name for name in _imports(path) if name == "a2agent" or name.startswith("a2agent.")}
+    assert core <= ALLOWED, f"{path.name} imports private core modules: {sorted(core - ALLOWED)}"
+
+
+def test_only_the_transport_imports_httpx() -> None:
+    importers = sorted(p.name for p in (ROOT / "a2agent").glob("*.py") if "httpx" in _imports(p))
+    assert importers == ["_transport.py"]
