@@ -7,7 +7,8 @@ Rules, in order:
    "in parallel"). Numbers in the prompt feed numeric arguments and each step's first number is
    the latest numeric tool result, so "add 3 and 4, then multiply by 5" really computes 35 through
    two tool turns. Tools the turn already called stay in the plan when no longer offered, so an
-   agent taking over after a handoff carries on with the steps left. A forced choice (``required``/named) makes every reply a tool call, at every step.
+   agent taking over after a handoff carries on with the steps left. A forced choice
+   (``required``/named) makes every reply a tool call, at every step.
 3. After the plan is done: a final answer quoting the tool results.
 4. ``response_format`` json_schema: an instance of the schema; json_object: an object whose keys
    are the quoted names in the prompt (also for the final answer after tool results).
