@@ -40,6 +40,7 @@ from a2agent.types import Model as WireModel
 from ._convert import StreamState, completion_to_response, messages_to_dicts
 
 if TYPE_CHECKING:
+    from llama_index.core.program.function_program import FunctionCallingProgram
     from llama_index.core.tools.types import BaseTool
 
 __all__ = ["A2AgentLLM"]
@@ -284,6 +285,20 @@ class A2AgentLLM(FunctionCallingLLM):
         return (self.structured_output_method == "json_schema"
                 and self.pydantic_program_mode == PydanticProgramMode.DEFAULT)
 
+    def _tool_program(self, output_cls: type[Model], prompt: PromptTemplate) -> FunctionCallingProgram[Model] | None:
+        """The streaming structured-output program, forcing the schema tool.
+
+        LlamaIndex's ``FunctionCallingProgram.stream_call`` drops ``tool_choice`` from ``llm_kwargs``
+        and sends the program's own (by default none, i.e. "auto"), so a model was free to answer
+        in prose; the program gets "required" here, as ``structured_predict`` asks. None when the
+        program mode is not the function-calling one (then LlamaIndex picks its own program)."""
+        if self.pydantic_program_mode != PydanticProgramMode.DEFAULT or not self.metadata.is_function_calling_model:
+            return None
+        from llama_index.core.program.function_program import FunctionCallingProgram
+
+        return FunctionCallingProgram.from_defaults(output_cls=output_cls, prompt=prompt, llm=self,
+                                                    tool_choice="required")
+
     def structured_predict(self, output_cls: type[Model], prompt: PromptTemplate,
                            llm_kwargs: dict[str, Any] | None = None, **prompt_args: Any) -> Model:
         if self._json_schema_mode():
@@ -316,14 +331,20 @@ class A2AgentLLM(FunctionCallingLLM):
                 current = process_streaming_content_incremental(response, output_cls, current)
                 yield current
             return
-        yield from super()._structured_stream_call(output_cls, prompt, _require_tool(llm_kwargs), **prompt_args)
+        program = self._tool_program(output_cls, prompt)
+        if program is None:
+            yield from super()._structured_stream_call(output_cls, prompt, llm_kwargs, **prompt_args)
+            return
+        yield from program.stream_call(llm_kwargs=llm_kwargs, **prompt_args)
 
     async def _structured_astream_call(self, output_cls: type[Model], prompt: PromptTemplate,
                                        llm_kwargs: dict[str, Any] | None = None,
                                        **prompt_args: Any) -> AsyncGenerator[Any, None]:
         if not self._json_schema_mode():
-            return await super()._structured_astream_call(output_cls, prompt, _require_tool(llm_kwargs),
-                                                          **prompt_args)
+            program = self._tool_program(output_cls, prompt)
+            if program is None:
+                return await super()._structured_astream_call(output_cls, prompt, llm_kwargs, **prompt_args)
+            return await program.astream_call(llm_kwargs=llm_kwargs, **prompt_args)
 
         async def gen() -> AsyncGenerator[Any, None]:
             from llama_index.core.program.streaming_utils import process_streaming_content_incremental
