@@ -285,6 +285,15 @@ class A2AgentLLM(FunctionCallingLLM):
         return (self.structured_output_method == "json_schema"
                 and self.pydantic_program_mode == PydanticProgramMode.DEFAULT)
 
+    def _tool_program_mode(self) -> bool:
+        """LlamaIndex's structured programs go through tool calling (else: a prose/JSON prompt)."""
+        return self.pydantic_program_mode == PydanticProgramMode.DEFAULT and self.metadata.is_function_calling_model
+
+    def _tool_kwargs(self, llm_kwargs: dict[str, Any] | None) -> dict[str, Any]:
+        # The schema tool is forced only when the program binds it: a text program (another
+        # pydantic_program_mode) has no tools, and tool_choice without tools is a 400.
+        return _require_tool(llm_kwargs) if self._tool_program_mode() else dict(llm_kwargs or {})
+
     def _tool_program(self, output_cls: type[Model], prompt: PromptTemplate) -> FunctionCallingProgram[Model] | None:
         """The streaming structured-output program, forcing the schema tool.
 
@@ -292,7 +301,7 @@ class A2AgentLLM(FunctionCallingLLM):
         and sends the program's own (by default none, i.e. "auto"), so a model was free to answer
         in prose; the program gets "required" here, as ``structured_predict`` asks. None when the
         program mode is not the function-calling one (then LlamaIndex picks its own program)."""
-        if self.pydantic_program_mode != PydanticProgramMode.DEFAULT or not self.metadata.is_function_calling_model:
+        if not self._tool_program_mode():
             return None
         from llama_index.core.program.function_program import FunctionCallingProgram
 
@@ -305,7 +314,7 @@ class A2AgentLLM(FunctionCallingLLM):
             messages = self._extend_messages(prompt.format_messages(**prompt_args))
             response = self.chat(messages, **self._schema_kwargs(llm_kwargs, output_cls))
             return output_cls.model_validate_json(response.message.content or "")
-        result: Model = super().structured_predict(output_cls, prompt, llm_kwargs=_require_tool(llm_kwargs),
+        result: Model = super().structured_predict(output_cls, prompt, llm_kwargs=self._tool_kwargs(llm_kwargs),
                                                    **prompt_args)
         return result
 
@@ -315,7 +324,7 @@ class A2AgentLLM(FunctionCallingLLM):
             messages = self._extend_messages(prompt.format_messages(**prompt_args))
             response = await self.achat(messages, **self._schema_kwargs(llm_kwargs, output_cls))
             return output_cls.model_validate_json(response.message.content or "")
-        result: Model = await super().astructured_predict(output_cls, prompt, llm_kwargs=_require_tool(llm_kwargs),
+        result: Model = await super().astructured_predict(output_cls, prompt, llm_kwargs=self._tool_kwargs(llm_kwargs),
                                                           **prompt_args)
         return result
 

@@ -15,6 +15,7 @@ import pytest
 from llama_index.core.agent.workflow import AgentStream, AgentWorkflow, FunctionAgent, ReActAgent, ToolCallResult
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.prompts import PromptTemplate
+from llama_index.core.types import PydanticProgramMode
 from pydantic import BaseModel
 
 from a2agent import InvalidInputError, get_model_profile
@@ -162,6 +163,22 @@ async def test_streamed_structured_output_forces_the_schema_tool(emu: EmulatorSe
         streamed = [p async for p in await llm.astream_structured_predict(Person, prompt, text="Ann is 41")]
     assert isinstance(streamed[-1], Person) and streamed[-1].age == 41
     assert last_request_body(emu)["tool_choice"] == "required"
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_text_program_mode_sends_no_tool_choice(emu: EmulatorServer, fmt: str, mode: str) -> None:
+    """pydantic_program_mode="llm" parses JSON from a plain answer: no tools are bound, so no
+    tool_choice may be sent (it was "required": a 400 on every backend)."""
+    llm = make(emu, api_format=fmt, model="deepseek-chat", pydantic_program_mode=PydanticProgramMode.LLM)
+    emu.script({"content": '{"name": "Ann", "age": 41}'})
+    prompt = PromptTemplate("Extract as JSON: {text}")
+    if mode == "sync":
+        person = llm.structured_predict(Person, prompt, text="Ann is 41")
+    else:
+        person = await llm.astructured_predict(Person, prompt, text="Ann is 41")
+    assert person == Person(name="Ann", age=41)
+    body = last_request_body(emu)
+    assert "tool_choice" not in body and "tools" not in body
 
 
 # -- the emulator's plan across a handoff (what the handoff rows above exposed) ---------------------
