@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -15,8 +16,9 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.tools import BaseTool
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 from langchain_tests.unit_tests import ChatModelUnitTests
+from pydantic import BaseModel
 
-from a2agent import BadRequestError
+from a2agent import BadRequestError, InvalidInputError
 from a2agent.emulator import EmulatorServer
 from langchain_a2agent import ChatA2Agent
 
@@ -184,6 +186,27 @@ class TestChatA2AgentAnthropicIntegration(TestChatA2AgentIntegration):
     @property
     def supported_usage_metadata_details(self) -> dict[Literal["invoke", "stream"], list[Any]]:
         return {"invoke": ["cache_read_input"], "stream": ["cache_read_input"]}  # no separate reasoning count
+
+    # The two switches off above skip the suite's tests; these check the refusal is clear and local.
+    def test_json_mode_refused(self, model: BaseChatModel) -> None:
+        sent = len(_EMU["server"].requests)
+        for method in ("json_mode", "json_schema"):
+            with pytest.raises(InvalidInputError, match="response_format"):
+                model.with_structured_output(_Joke, method=method).invoke("Tell me a joke")  # type: ignore[arg-type]
+        assert len(_EMU["server"].requests) == sent
+
+    def test_audio_input_refused(self, model: BaseChatModel) -> None:
+        audio = {"type": "audio", "base64": base64.b64encode((_MEDIA / "tone.wav").read_bytes()).decode(),
+                 "mime_type": "audio/wav"}
+        with pytest.raises(InvalidInputError, match="audio"):
+            model.invoke([HumanMessage(content_blocks=[{"type": "text", "text": "What is this?"}, audio])])
+
+
+class _Joke(BaseModel):
+    """A joke."""
+
+    setup: str
+    punchline: str
 
 
 # -- the same suite in more settings: each its own model parameters and capability switches ----------
