@@ -33,7 +33,12 @@ from llama_index.core.prompts import PromptTemplate
 from llama_index.core.types import Model, PydanticProgramMode
 
 from a2agent import A2AgentClient, AsyncA2AgentClient, InvalidInputError, get_model_profile
-from a2agent._messages import normalize_tool_choice, reasoning_for_request, to_strict_json_schema
+from a2agent._messages import (
+    normalize_tool_choice,
+    reasoning_for_request,
+    relax_forced_tool_choice,
+    to_strict_json_schema,
+)
 from a2agent._validate import check_sampling, invalid_input
 from a2agent.types import Model as WireModel
 
@@ -150,7 +155,7 @@ class A2AgentLLM(FunctionCallingLLM):
         if stream and self.stream_usage:
             payload["stream_options"] = {"include_usage": True}
         payload["messages"] = reasoning_for_request(messages_to_dicts(messages), payload["model"])
-        return payload
+        return relax_forced_tool_choice(payload)
 
     # -- chat ----------------------------------------------------------------------------------
     # Decorated entry points over undecorated internals: complete() must fire the completion

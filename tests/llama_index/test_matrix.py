@@ -206,3 +206,16 @@ def test_emulator_plan_continues_after_a_handoff() -> None:
     messages += [_call("c3", "multiply", {"a": 7, "b": 5}), {"role": "tool", "tool_call_id": "c3", "content": "35"}]
     final = Planner(request, get_model_profile("deepseek-chat")).reply()
     assert not final.tool_calls and final.content is not None and final.content.endswith("The final answer is 35.")
+
+
+@pytest.mark.parametrize(("thinking", "wire"), [(None, "auto"), (False, "required")],
+                         ids=["kimi_default_thinking", "thinking_off"])
+async def test_structured_output_relaxes_forced_choice_while_kimi_thinks(emu: EmulatorServer, fmt: str,
+                                                                         thinking: bool | None, wire: str) -> None:
+    """Kimi answers 400 for a forced tool_choice in thinking mode: "auto" is sent instead."""
+    llm = make(emu, api_format=fmt, model="kimi-k2.5", thinking=thinking)
+    assert llm.structured_predict(Person, PROMPT, text="Ann is 41").age == 41
+    assert last_request_body(emu)["tool_choice"] == wire
+    streamed = [p async for p in await llm.astream_structured_predict(Person, PROMPT, text="Bob is 52")]
+    assert isinstance(streamed[-1], Person) and streamed[-1].age == 52
+    assert last_request_body(emu)["tool_choice"] == wire
