@@ -294,11 +294,6 @@ class A2AgentLLM(FunctionCallingLLM):
         """LlamaIndex's structured programs go through tool calling (else: a prose/JSON prompt)."""
         return self.pydantic_program_mode == PydanticProgramMode.DEFAULT and self.metadata.is_function_calling_model
 
-    def _tool_kwargs(self, llm_kwargs: dict[str, Any] | None) -> dict[str, Any]:
-        # The schema tool is forced only when the program binds it: a text program (another
-        # pydantic_program_mode) has no tools, and tool_choice without tools is a 400.
-        return _require_tool(llm_kwargs) if self._tool_program_mode() else dict(llm_kwargs or {})
-
     def _tool_program(self, output_cls: type[Model], prompt: PromptTemplate) -> FunctionCallingProgram[Model] | None:
         """The streaming structured-output program, forcing the schema tool.
 
@@ -319,7 +314,10 @@ class A2AgentLLM(FunctionCallingLLM):
             messages = self._extend_messages(prompt.format_messages(**prompt_args))
             response = self.chat(messages, **self._schema_kwargs(llm_kwargs, output_cls))
             return output_cls.model_validate_json(response.message.content or "")
-        result: Model = super().structured_predict(output_cls, prompt, llm_kwargs=self._tool_kwargs(llm_kwargs),
+        # LlamaIndex's FunctionCallingProgram forces the schema tool itself (tool_required=True) and
+        # drops any tool_choice in llm_kwargs; a text program (another pydantic_program_mode) binds
+        # no tools, so no tool_choice may be added here (without tools it is a 400).
+        result: Model = super().structured_predict(output_cls, prompt, llm_kwargs=llm_kwargs,
                                                    **prompt_args)
         return result
 
@@ -329,7 +327,7 @@ class A2AgentLLM(FunctionCallingLLM):
             messages = self._extend_messages(prompt.format_messages(**prompt_args))
             response = await self.achat(messages, **self._schema_kwargs(llm_kwargs, output_cls))
             return output_cls.model_validate_json(response.message.content or "")
-        result: Model = await super().astructured_predict(output_cls, prompt, llm_kwargs=self._tool_kwargs(llm_kwargs),
+        result: Model = await super().astructured_predict(output_cls, prompt, llm_kwargs=llm_kwargs,
                                                           **prompt_args)
         return result
 
@@ -370,13 +368,6 @@ class A2AgentLLM(FunctionCallingLLM):
                 yield current
 
         return gen()
-
-
-def _require_tool(llm_kwargs: dict[str, Any] | None) -> dict[str, Any]:
-    # Structured output through tools: the model must call the schema tool, not answer in prose.
-    kwargs = dict(llm_kwargs or {})
-    kwargs.setdefault("tool_choice", "required")
-    return kwargs
 
 
 def _tool_choice(choice: str | dict[str, Any] | None, required: bool, names: list[str]) -> str | dict[str, Any]:
