@@ -8,8 +8,9 @@ from typing import Any
 from ._catalog import get_model_profile
 from ._errors import InvalidInputError
 
-__all__ = ["TOOL_ERROR_KEY", "normalize_tool_choice", "reasoning_for_request", "split_tool_attachments",
-           "strip_internal_keys", "to_strict_json_schema", "token_details"]
+__all__ = ["TOOL_ERROR_KEY", "forced_tool_choice_allowed", "normalize_tool_choice", "reasoning_for_request",
+           "relax_forced_tool_choice", "split_tool_attachments", "strip_internal_keys", "to_strict_json_schema",
+           "token_details"]
 
 # Internal keys of canonical messages: the codecs map or strip them, the OpenAI wire never sees them.
 TOOL_ERROR_KEY = "is_error"  # on a tool message: the framework says the tool failed
@@ -33,6 +34,34 @@ def normalize_tool_choice(choice: str | Mapping[str, Any], names: list[str]) -> 
         return {"type": "function", "function": {"name": choice}}
     raise InvalidInputError(f"tool_choice {choice!r} is not one of the bound tools {names} "
                             f"nor one of {_ALL_CHOICES}")
+
+
+def relax_forced_tool_choice(payload: dict[str, Any]) -> dict[str, Any]:
+    """``payload`` with a forced ``tool_choice`` (required, a named tool) relaxed to "auto" when it
+    puts a backend that refuses forcing in thinking mode into that mode (Kimi answers 400 "tool_choice
+    'required' is incompatible with thinking enabled"; thinking is on by default on kimi-k2.5).
+
+    Structured output through tools keeps working: the schema is the only tool offered, and the
+    model calls it. Other integrations fall back to "auto" the same way. Never mutates."""
+    choice = payload.get("tool_choice")
+    if choice is None or choice in ("auto", "none") or forced_tool_choice_allowed(payload):
+        return payload
+    return {**payload, "tool_choice": "auto"}
+
+
+def forced_tool_choice_allowed(params: Mapping[str, Any]) -> bool:
+    """Whether a request with these parameters (``model``, ``thinking``, ``reasoning_effort``) may
+    force a tool call: not in thinking mode on a backend that refuses it."""
+    profile = get_model_profile(params["model"])
+    return profile.forced_tool_choice_thinking or not _thinking_on(params, profile.reasoning)
+
+
+def _thinking_on(payload: Mapping[str, Any], reasoning: str) -> bool:
+    thinking = payload.get("thinking")
+    mode = thinking.get("type") if isinstance(thinking, Mapping) else None
+    if mode == "disabled" or reasoning == "none":
+        return False
+    return reasoning == "always" or mode == "enabled" or bool(payload.get("reasoning_effort"))
 
 
 def split_tool_attachments(messages: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

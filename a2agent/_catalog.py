@@ -32,6 +32,9 @@ class ModelProfile(BaseModel):
     # response_format, so ``for_format("anthropic")`` turns both off.
     json_schema: bool = False
     json_mode: bool = True
+    # False for backends that refuse a forced tool_choice (required / a named tool) in thinking mode
+    # (Moonshot: 400 "tool_choice 'required' is incompatible with thinking enabled").
+    forced_tool_choice_thinking: bool = True
     known: bool = True
 
     def for_format(self, api_format: str) -> ModelProfile:
@@ -51,10 +54,16 @@ _FORMAT_LIMITS: dict[str, dict[str, Any]] = {"openai": {}, "anthropic": {"json_s
 _JSON_SCHEMA_OWNERS = frozenset({"qwen", "minimax"})
 
 
+# Backends that answer 400 for tool_choice required/named while thinking (Kimi; thinking is on by
+# default for kimi-k2.5).
+_NO_FORCED_TOOL_THINKING_OWNERS = frozenset({"moonshot"})
+
+
 def _entry(id: str, owner: str, ctx: int, out: int, *, vision: bool = False, reasoning: str = "none") -> ModelProfile:
     """One catalogue entry: id, owner, context window, max output tokens."""
     return ModelProfile(id=id, owned_by=owner, context_window=ctx, max_output_tokens=out,
-                        vision=vision, reasoning=reasoning, json_schema=owner in _JSON_SCHEMA_OWNERS)
+                        vision=vision, reasoning=reasoning, json_schema=owner in _JSON_SCHEMA_OWNERS,
+                        forced_tool_choice_thinking=owner not in _NO_FORCED_TOOL_THINKING_OWNERS)
 
 
 MODEL_PROFILES: dict[str, ModelProfile] = {

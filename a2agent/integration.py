@@ -16,8 +16,10 @@ private modules, so the core can be rearranged behind this list. What is here:
 
 from ._canonical import (
     TOOL_ERROR_KEY,
+    forced_tool_choice_allowed,
     normalize_tool_choice,
     reasoning_for_request,
+    relax_forced_tool_choice,
     split_tool_attachments,
     to_strict_json_schema,
     token_details,
@@ -31,10 +33,12 @@ __all__ = [
     "ChoiceState",
     "StreamAccumulator",
     "check_sampling",
+    "forced_tool_choice_allowed",
     "invalid_input",
     "missing_extra",
     "normalize_tool_choice",
     "reasoning_for_request",
+    "relax_forced_tool_choice",
     "split_tool_attachments",
     "to_strict_json_schema",
     "token_details",

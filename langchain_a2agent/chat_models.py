@@ -24,9 +24,11 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, Valid
 from a2agent import A2AgentClient, AsyncA2AgentClient, InvalidInputError, get_model_profile
 from a2agent.integration import (
     check_sampling,
+    forced_tool_choice_allowed,
     invalid_input,
     normalize_tool_choice,
     reasoning_for_request,
+    relax_forced_tool_choice,
     to_strict_json_schema,
 )
 from a2agent.types import Model
@@ -126,11 +128,13 @@ class ChatA2Agent(BaseChatModel):
     def _resolve_model_profile(self) -> ModelProfile | None:
         # What this model supports over this wire format: "structured_output" is native
         # response_format json_schema (agents pick their provider strategy on it), which the
-        # Messages format does not have; tool-based structured output works everywhere.
+        # Messages format does not have; tool-based structured output works everywhere. "tool_choice"
+        # (forcing a call) is off in thinking mode on backends that refuse it (Kimi).
         p = get_model_profile(self.model_name).for_format(self.api_format)
         return ModelProfile(max_input_tokens=p.context_window, max_output_tokens=p.max_output_tokens,
                             text_inputs=True, image_inputs=p.vision, image_url_inputs=p.vision,
-                            tool_calling=p.tools, tool_choice=p.tools, tool_call_streaming=p.tools,
+                            tool_calling=p.tools, tool_call_streaming=p.tools,
+                            tool_choice=p.tools and forced_tool_choice_allowed(self._default_params),
                             structured_output=p.json_schema, reasoning_output=p.reasoning != "none",
                             text_outputs=True)
 
@@ -211,7 +215,7 @@ class ChatA2Agent(BaseChatModel):
         if stream and stream_usage:
             payload["stream_options"] = {"include_usage": True}
         payload["messages"] = reasoning_for_request(messages_to_dicts(messages), payload["model"])
-        return payload
+        return relax_forced_tool_choice(payload)
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:

@@ -38,6 +38,7 @@ from a2agent.integration import (
     invalid_input,
     normalize_tool_choice,
     reasoning_for_request,
+    relax_forced_tool_choice,
     to_strict_json_schema,
 )
 from a2agent.types import Model as WireModel
@@ -45,6 +46,7 @@ from a2agent.types import Model as WireModel
 from ._convert import StreamState, completion_to_response, messages_to_dicts
 
 if TYPE_CHECKING:
+    from llama_index.core.program.function_program import FunctionCallingProgram
     from llama_index.core.tools.types import BaseTool
 
 __all__ = ["A2AgentLLM"]
@@ -157,7 +159,7 @@ class A2AgentLLM(FunctionCallingLLM):
         if stream and self.stream_usage:
             payload["stream_options"] = {"include_usage": True}
         payload["messages"] = reasoning_for_request(messages_to_dicts(messages), payload["model"])
-        return payload
+        return relax_forced_tool_choice(payload)
 
     # -- chat ----------------------------------------------------------------------------------
     # Decorated entry points over undecorated internals: complete() must fire the completion
@@ -292,13 +294,34 @@ class A2AgentLLM(FunctionCallingLLM):
         return (self.structured_output_method == "json_schema"
                 and self.pydantic_program_mode == PydanticProgramMode.DEFAULT)
 
+    def _tool_program_mode(self) -> bool:
+        """LlamaIndex's structured programs go through tool calling (else: a prose/JSON prompt)."""
+        return self.pydantic_program_mode == PydanticProgramMode.DEFAULT and self.metadata.is_function_calling_model
+
+    def _tool_program(self, output_cls: type[Model], prompt: PromptTemplate) -> FunctionCallingProgram[Model] | None:
+        """The streaming structured-output program, forcing the schema tool.
+
+        LlamaIndex's ``FunctionCallingProgram.stream_call`` drops ``tool_choice`` from ``llm_kwargs``
+        and sends the program's own (by default none, i.e. "auto"), so a model was free to answer
+        in prose; the program gets "required" here, as ``structured_predict`` asks. None when the
+        program mode is not the function-calling one (then LlamaIndex picks its own program)."""
+        if not self._tool_program_mode():
+            return None
+        from llama_index.core.program.function_program import FunctionCallingProgram
+
+        return FunctionCallingProgram.from_defaults(output_cls=output_cls, prompt=prompt, llm=self,
+                                                    tool_choice="required")
+
     def structured_predict(self, output_cls: type[Model], prompt: PromptTemplate,
                            llm_kwargs: dict[str, Any] | None = None, **prompt_args: Any) -> Model:
         if self._json_schema_mode():
             messages = self._extend_messages(prompt.format_messages(**prompt_args))
             response = self.chat(messages, **self._schema_kwargs(llm_kwargs, output_cls))
             return output_cls.model_validate_json(response.message.content or "")
-        result: Model = super().structured_predict(output_cls, prompt, llm_kwargs=_require_tool(llm_kwargs),
+        # LlamaIndex's FunctionCallingProgram forces the schema tool itself (tool_required=True) and
+        # drops any tool_choice in llm_kwargs; a text program (another pydantic_program_mode) binds
+        # no tools, so no tool_choice may be added here (without tools it is a 400).
+        result: Model = super().structured_predict(output_cls, prompt, llm_kwargs=llm_kwargs,
                                                    **prompt_args)
         return result
 
@@ -308,7 +331,7 @@ class A2AgentLLM(FunctionCallingLLM):
             messages = self._extend_messages(prompt.format_messages(**prompt_args))
             response = await self.achat(messages, **self._schema_kwargs(llm_kwargs, output_cls))
             return output_cls.model_validate_json(response.message.content or "")
-        result: Model = await super().astructured_predict(output_cls, prompt, llm_kwargs=_require_tool(llm_kwargs),
+        result: Model = await super().astructured_predict(output_cls, prompt, llm_kwargs=llm_kwargs,
                                                           **prompt_args)
         return result
 
@@ -324,14 +347,20 @@ class A2AgentLLM(FunctionCallingLLM):
                 current = process_streaming_content_incremental(response, output_cls, current)
                 yield current
             return
-        yield from super()._structured_stream_call(output_cls, prompt, _require_tool(llm_kwargs), **prompt_args)
+        program = self._tool_program(output_cls, prompt)
+        if program is None:
+            yield from super()._structured_stream_call(output_cls, prompt, llm_kwargs, **prompt_args)
+            return
+        yield from program.stream_call(llm_kwargs=llm_kwargs, **prompt_args)
 
     async def _structured_astream_call(self, output_cls: type[Model], prompt: PromptTemplate,
                                        llm_kwargs: dict[str, Any] | None = None,
                                        **prompt_args: Any) -> AsyncGenerator[Any, None]:
         if not self._json_schema_mode():
-            return await super()._structured_astream_call(output_cls, prompt, _require_tool(llm_kwargs),
-                                                          **prompt_args)
+            program = self._tool_program(output_cls, prompt)
+            if program is None:
+                return await super()._structured_astream_call(output_cls, prompt, llm_kwargs, **prompt_args)
+            return await program.astream_call(llm_kwargs=llm_kwargs, **prompt_args)
 
         async def gen() -> AsyncGenerator[Any, None]:
             from llama_index.core.program.streaming_utils import process_streaming_content_incremental
@@ -343,13 +372,6 @@ class A2AgentLLM(FunctionCallingLLM):
                 yield current
 
         return gen()
-
-
-def _require_tool(llm_kwargs: dict[str, Any] | None) -> dict[str, Any]:
-    # Structured output through tools: the model must call the schema tool, not answer in prose.
-    kwargs = dict(llm_kwargs or {})
-    kwargs.setdefault("tool_choice", "required")
-    return kwargs
 
 
 def _tool_choice(choice: str | dict[str, Any] | None, required: bool, names: list[str]) -> str | dict[str, Any]:

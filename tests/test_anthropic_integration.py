@@ -43,7 +43,8 @@ NATIVE = {
     "parallel_tools": {"model": "deepseek-chat", "max_tokens": 100, "tools": [ADD, MUL],
                        "messages": user("Call add and multiply in parallel on 2 and 3")},
     "forced_tool": {"model": "kimi-k2.5", "max_tokens": 100, "messages": user("nothing"), "tools": [ADD],
-                    "tool_choice": {"type": "tool", "name": "add"}},
+                    "tool_choice": {"type": "tool", "name": "add"},
+                    "thinking": {"type": "disabled"}},  # Kimi refuses a forced call while thinking
     "max_tokens": {"model": "deepseek-chat", "max_tokens": 3, "messages": user("one two three four")},
     "stop": {"model": "deepseek-chat", "max_tokens": 100, "messages": user("hi"), "stop_sequences": ["!"]},
     "image": {"model": "kimi-k2.5", "max_tokens": 100, "messages": [{"role": "user", "content": [

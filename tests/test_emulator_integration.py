@@ -58,7 +58,8 @@ REQUESTS = {
     "parallel_tools": {"model": "deepseek-chat", "messages": user("Call add and multiply in parallel on 2 and 3"),
                        "tools": [ADD, MUL]},
     "forced_tool": {"model": "kimi-k2.5", "messages": user("no tool named here"), "tools": [ADD],
-                    "tool_choice": {"type": "function", "function": {"name": "add"}}},
+                    "tool_choice": {"type": "function", "function": {"name": "add"}},
+                    "thinking": {"type": "disabled"}},  # Kimi refuses a forced call while thinking
     "json_schema": {"model": "qwen3.6-plus", "messages": user("Ann is 41"), "response_format": {
         "type": "json_schema", "json_schema": {"name": "person", "schema": PERSON, "strict": True}}},
     "json_object": {"model": "deepseek-chat", "messages": user("Reply in JSON with keys 'city' and 'country'"),

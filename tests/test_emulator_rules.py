@@ -125,6 +125,34 @@ def test_anthropic_forced_tool_choice_calls_a_tool_after_tool_results(emu: Emula
 
 
 @pytest.mark.parametrize(
+    ("thinking", "choice", "status"),
+    [(None, "required", 400), ({"type": "enabled"}, {"type": "function", "function": {"name": "add"}}, 400),
+     ({"type": "disabled"}, "required", 200), (None, "auto", 200)],
+    ids=["default_thinking_required", "thinking_named", "thinking_off", "auto"],
+)
+def test_kimi_refuses_forced_tool_choice_while_thinking(emu: EmulatorServer, thinking: Any, choice: Any,
+                                                        status: int) -> None:
+    body: dict[str, Any] = {"model": "kimi-k2.5", "messages": [user("Please add 3 and 4")], "tools": [ADD],
+                            "tool_choice": choice}
+    if thinking:
+        body["thinking"] = thinking
+    response = post(emu, body)
+    if status == 400:
+        assert_openai_400(response, "tool_choice", "is incompatible with thinking enabled")
+    else:
+        assert response.status_code == 200, response.text
+    a_body = {"model": "kimi-k2.5", "max_tokens": 200, "messages": [user("Please add 3 and 4")], "tools": [A_ADD],
+              "tool_choice": {"type": "any"} if choice != "auto" else {"type": "auto"}}
+    if thinking:
+        a_body["thinking"] = {**thinking, "budget_tokens": 1024} if thinking["type"] == "enabled" else thinking
+    a_response = post(emu, a_body, anthropic=True)
+    if status == 400:
+        assert_anthropic_400(a_response, "is incompatible with thinking enabled")
+    else:
+        assert a_response.status_code == 200, a_response.text
+
+
+@pytest.mark.parametrize(
     ("fmt", "check"),
     [({"type": "json_schema", "json_schema": {"name": "person", "schema": PERSON, "strict": True}},
       lambda v: validate(v, PERSON)),

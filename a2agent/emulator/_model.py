@@ -5,8 +5,10 @@ Rules, in order:
 2. Tools offered and ``tool_choice`` is not "none": the tools named in the last user message form a
    plan, one step per answered tool call (all remaining steps at once when the user asks for them
    "in parallel"). Numbers in the prompt feed numeric arguments and each step's first number is
-   the previous tool result, so "add 3 and 4, then multiply by 5" really computes 35 through two
-   tool turns. A forced choice (``required``/named) makes every reply a tool call, at every step.
+   the latest numeric tool result, so "add 3 and 4, then multiply by 5" really computes 35 through
+   two tool turns. Tools the turn already called stay in the plan when no longer offered, so an
+   agent taking over after a handoff carries on with the steps left. A forced choice
+   (``required``/named) makes every reply a tool call, at every step.
 3. After the plan is done: a final answer quoting the tool results.
 4. ``response_format`` json_schema: an instance of the schema; json_object: an object whose keys
    are the quoted names in the prompt (also for the final answer after tool results).
@@ -119,6 +121,26 @@ def _answered_calls(turn: list[dict[str, Any]]) -> set[str]:
     return {m["tool_call_id"] for m in turn if m.get("role") == "tool" and m.get("tool_call_id") in asked}
 
 
+def _called_tools(turn: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Tools the turn already called, each with a schema read off its arguments: an agent that took
+    over the conversation (a handoff) sees them in the history, not among its own tools."""
+    called: dict[str, dict[str, Any]] = {}
+    for m in turn:
+        for c in m.get("tool_calls") or [] if m.get("role") == "assistant" else []:
+            function = c.get("function") if isinstance(c, dict) else None
+            if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+                continue
+            try:
+                args = json.loads(function.get("arguments") or "{}")
+            except ValueError:
+                args = {}
+            props = {k: {"type": "number"} for k, v in args.items()
+                     if isinstance(v, int | float) and not isinstance(v, bool)} if isinstance(args, dict) else {}
+            called.setdefault(function["name"], {"function": {"name": function["name"],
+                                                              "parameters": {"type": "object", "properties": props}}})
+    return called
+
+
 def _tool_id(seed: str, index: int) -> str:
     return "call_" + hashlib.sha256(f"{seed}:{index}".encode()).hexdigest()[:24]
 
@@ -180,33 +202,37 @@ class Planner:
         # One plan step per answered tool call, not per assistant message: a parallel batch of two
         # calls answered by two tool messages completes two steps.
         steps_done = len(_answered_calls(turn))
-        plan = self._plan(list(by_name))
+        # The plan also counts the tools this turn already called that are not offered now: after a
+        # handoff the next agent carries on with the steps left (its own tools), as a model would.
+        known = {**_called_tools(turn), **by_name}
+        plan = self._plan(list(known))
         forced = choice.get("function", {}).get("name") if isinstance(choice, dict) else None
         must_call = bool(forced) or choice in ("required", "any")
         if forced:
             plan = [forced]
         elif not plan and (must_call or "tool" in self.user_text.lower()):
             plan = [next(iter(by_name))]
-        if steps_done >= len(plan):
+        if steps_done >= len(plan) or plan[steps_done] not in by_name:
             if must_call:
                 # A forced choice binds every step, as on the real backends: call again (the named
                 # tool, else the last planned one) rather than answer in text.
-                return self._calls([plan[-1]], plan, steps_done, by_name, turn)
+                again = next((n for n in reversed(plan) if n in by_name), next(iter(by_name)))
+                return self._calls([again], plan, steps_done, known, turn)
             if steps_done and turn and turn[-1].get("role") == "tool":
                 return Reply(content=self._final_answer(turn))
             return None
         parallel = self.request.get("parallel_tool_calls", True) is not False and any(
             p in self.user_text.lower() for p in _PARALLEL)
-        batch = plan[steps_done:] if parallel else [plan[steps_done]]
-        return self._calls(batch, plan, steps_done, by_name, turn)
+        batch = [n for n in plan[steps_done:] if n in by_name] if parallel else [plan[steps_done]]
+        return self._calls(batch, plan, steps_done, known, turn)
 
-    def _calls(self, batch: list[str], plan: list[str], steps_done: int, by_name: dict[str, Any],
+    def _calls(self, batch: list[str], plan: list[str], steps_done: int, known: dict[str, Any],
                turn: list[dict[str, Any]]) -> Reply:
         results = [text_of(m.get("content")) for m in turn if m.get("role") == "tool"]
-        numbers = self._numbers_for(plan, min(steps_done, len(plan) - 1), by_name, results)
+        numbers = self._numbers_for(plan, min(steps_done, len(plan) - 1), known, results)
         calls = []
         for i, name in enumerate(batch):
-            gen = InstanceGenerator(_tool_schema(by_name[name]), numbers, self._string_arg())
+            gen = InstanceGenerator(_tool_schema(known[name]), numbers, self._string_arg())
             calls.append(ToolCallOut(_tool_id(self.seed, steps_done + i), name, json.dumps(gen.generate())))
         return Reply(content=None, tool_calls=calls, finish_reason="tool_calls")
 
@@ -252,10 +278,10 @@ class Planner:
             for _ in range(max(0, take - (1 if i else 0))):
                 if pool:
                     pool.popleft()
-        if step and results:
-            previous = _as_number(results[-1])
-            if previous is not None:
-                pool.appendleft(previous)
+        # the latest result that is a number (a handoff's or a lookup's text result carries none)
+        previous = next((n for text in reversed(results) if (n := _as_number(text)) is not None), None)
+        if step and previous is not None:
+            pool.appendleft(previous)
         return pool
 
     def _string_arg(self) -> str:

@@ -50,6 +50,7 @@ def validate_request(body: Any) -> tuple[dict[str, Any], ModelProfile]:
     _validate_tool_turns(messages)
     _validate_params(body, profile)
     _validate_tools(body)
+    _validate_forced_choice_while_thinking(body, profile)
     _validate_reasoning_history(body, profile)
     return body, profile
 
@@ -171,6 +172,15 @@ def _validate_tools(body: dict[str, Any]) -> None:
     name = (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
     if name not in names:
         raise _bad(f"tool_choice names function {name!r}, which is not in tools.", "tool_choice")
+
+
+def _validate_forced_choice_while_thinking(body: dict[str, Any], profile: ModelProfile) -> None:
+    # Kimi refuses a forced tool call in thinking mode (on by default for kimi-k2.5).
+    choice = body.get("tool_choice")
+    forced = choice == "required" or isinstance(choice, dict)
+    if forced and not profile.forced_tool_choice_thinking and thinking_enabled(body, profile):
+        kind = "required" if choice == "required" else "function"
+        raise _bad(f"tool_choice '{kind}' is incompatible with thinking enabled", "tool_choice")
 
 
 def _validate_reasoning_history(body: dict[str, Any], profile: ModelProfile) -> None:

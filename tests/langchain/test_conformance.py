@@ -208,3 +208,21 @@ def test_tool_error_flag_from_status(emu: EmulatorServer, fmt: str, content: str
         assert result.get("is_error") is is_error
     else:
         assert all("is_error" not in m for m in raw)
+
+
+# -- forced tool choice where thinking forbids it ---------------------------------------------------
+
+@pytest.mark.parametrize(("thinking", "wire"), [(None, "auto"), (True, "auto"), (False, {"type": "function",
+                                                                                      "function": {"name": "Person"}})],
+                         ids=["kimi_default_thinking", "thinking_on", "thinking_off"])
+def test_structured_output_relaxes_forced_choice_while_kimi_thinks(emu: EmulatorServer, fmt: str,
+                                                                   thinking: bool | None, wire: Any) -> None:
+    """Kimi answers 400 for a forced tool_choice in thinking mode (on by default on kimi-k2.5): the
+    schema tool is then offered with "auto", and the model calls it."""
+    llm = make(emu, api_format=fmt, model="kimi-k2.5", thinking=thinking)
+    assert llm.profile is not None and llm.profile["tool_choice"] is (thinking is False)
+    person = llm.with_structured_output(Person).invoke("Ann is 41, the person to extract")
+    assert isinstance(person, Person) and person.age == 41
+    assert last_request_body(emu)["tool_choice"] == wire
+    llm.bind_tools([add], tool_choice="any").invoke("Please add 1 and 2")
+    assert last_request_body(emu)["tool_choice"] == ("auto" if wire == "auto" else "required")
