@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -36,6 +37,10 @@ def normalize_tool_choice(choice: str | Mapping[str, Any], names: list[str]) -> 
                             f"nor one of {_ALL_CHOICES}")
 
 
+_RELAXED_MODELS: set[str] = set()
+log = logging.getLogger("a2agent")
+
+
 def relax_forced_tool_choice(payload: dict[str, Any]) -> dict[str, Any]:
     """``payload`` with a forced ``tool_choice`` (required, a named tool) relaxed to "auto" when it
     puts a backend that refuses forcing in thinking mode into that mode (Kimi answers 400 "tool_choice
@@ -46,6 +51,11 @@ def relax_forced_tool_choice(payload: dict[str, Any]) -> dict[str, Any]:
     choice = payload.get("tool_choice")
     if choice is None or choice in ("auto", "none") or forced_tool_choice_allowed(payload):
         return payload
+    model = payload["model"]
+    if model not in _RELAXED_MODELS:  # said once per model: the caller asked for more than is sent
+        _RELAXED_MODELS.add(model)
+        log.warning("a2agent: %s refuses a forced tool_choice in thinking mode; sending tool_choice='auto' "
+                    "instead (pass thinking=False to force a tool call)", model)
     return {**payload, "tool_choice": "auto"}
 
 
