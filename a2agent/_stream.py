@@ -15,6 +15,9 @@ from .types import ChatCompletion, ChatCompletionChunk, ChatMessage, Choice, Too
 __all__ = ["ChoiceState", "StreamAccumulator", "completion_to_chunk"]
 
 
+_NO_DELTA: dict[str, Any] = {}
+
+
 class _ToolCallState:
     __slots__ = ("args", "id", "name")
 
@@ -41,6 +44,27 @@ class ChoiceState:
         self.tool_calls: dict[int, _ToolCallState] = {}
         self.finish_reason: str | None = None
         self.logprobs: list[Any] | None = None
+
+    def feed(self, choice: Any) -> None:
+        """Fold one chunk's choice (``delta``, ``finish_reason``, ``logprobs``) into this state."""
+        delta = choice.get("delta") or _NO_DELTA
+        if delta.get("role"):
+            self.role = str(delta["role"])
+        if delta.get("content"):
+            self.content.append(delta["content"])
+        if delta.get("reasoning_content"):
+            self.reasoning.append(delta["reasoning_content"])
+        if delta.get("reasoning_signature"):
+            self.signature += str(delta["reasoning_signature"])
+        if delta.get("tool_calls"):
+            self.merge_tool_calls(delta["tool_calls"])
+        if choice.get("finish_reason"):
+            self.finish_reason = choice["finish_reason"]
+        logprobs = choice.get("logprobs")
+        if logprobs and logprobs.get("content"):
+            if self.logprobs is None:
+                self.logprobs = []
+            self.logprobs.extend(logprobs["content"])
 
     def merge_tool_calls(self, deltas: list[Any]) -> None:
         for position, delta in enumerate(deltas):
@@ -110,24 +134,7 @@ class StreamAccumulator:
             state = self.choices.get(index)
             if state is None:
                 state = self.choices[index] = ChoiceState()
-            delta = choice.get("delta") or {}
-            if delta.get("role"):
-                state.role = str(delta["role"])
-            if delta.get("content"):
-                state.content.append(delta["content"])  # type: ignore[arg-type]
-            if delta.get("reasoning_content"):
-                state.reasoning.append(delta["reasoning_content"])  # type: ignore[arg-type]
-            if delta.get("reasoning_signature"):
-                state.signature += str(delta["reasoning_signature"])
-            if delta.get("tool_calls"):
-                state.merge_tool_calls(delta["tool_calls"])  # type: ignore[arg-type]
-            if choice.get("finish_reason"):
-                state.finish_reason = choice["finish_reason"]
-            logprobs = choice.get("logprobs")
-            if logprobs and logprobs.get("content"):
-                if state.logprobs is None:
-                    state.logprobs = []
-                state.logprobs.extend(logprobs["content"])
+            state.feed(choice)
 
     def completion(self) -> ChatCompletion:
         choices: list[Choice] = []

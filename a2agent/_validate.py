@@ -7,8 +7,10 @@ library exception. The adapters call these same functions from their constructor
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -189,3 +191,28 @@ def validate_chat_payload(payload: Any) -> None:
         if role not in _ROLES:
             raise InvalidInputError(f"messages[{i}].role must be one of {sorted(_ROLES)}, got {role!r}")
     check_sampling(payload)
+
+
+def split_unknown_arguments(owner: str, kwargs: dict[str, Any], known: set[str],
+                            extra_field: str) -> dict[str, Any]:
+    """Sort a constructor's keyword arguments: an unknown name that is a near miss of a declared one
+    (``modle``, ``temprature``) is refused, naming the field it resembles; any other unknown name is
+    a request parameter the class does not declare (``presence_penalty``): it is moved into
+    ``kwargs[extra_field]`` with a warning, as langchain-openai does, rather than silently ignored.
+    Returns the new kwargs (the input is not mutated)."""
+    unknown = [name for name in kwargs if name not in known]
+    if not unknown:
+        return kwargs
+    kwargs = dict(kwargs)
+    extra = dict(kwargs.get(extra_field) or {})
+    for name in unknown:
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+        if close:
+            raise InvalidInputError(f"{owner} got an unknown argument {name!r}; did you mean {close[0]!r}?")
+        if name in extra:
+            raise InvalidInputError(f"{owner}: {name!r} was given twice, as an argument and in {extra_field}")
+        warnings.warn(f"{owner}: {name!r} is not a declared parameter; it is sent in the request body "
+                      f"(moved to {extra_field}).", UserWarning, stacklevel=4)
+        extra[name] = kwargs.pop(name)
+    kwargs[extra_field] = extra
+    return kwargs

@@ -10,7 +10,9 @@ private modules, so the core can be rearranged behind this list. What is here:
 - stream state (``_stream.py``): ``StreamAccumulator`` and its per-choice ``ChoiceState``, so an
   adapter folds chunks the way the core does;
 - validators (``_validate.py``): the sampling-parameter ranges both adapters check at construction,
-  and the conversion of a pydantic ``ValidationError`` into an ``InvalidInputError``;
+  the sorting of unknown constructor arguments (typos refused, request parameters moved into the
+  body with a warning), and the conversion of a pydantic ``ValidationError`` into an
+  ``InvalidInputError``;
 - ``missing_extra``: the error an adapter package raises when its framework is not installed.
 """
 
@@ -26,7 +28,7 @@ from ._canonical import (
 )
 from ._extras import missing_extra
 from ._stream import ChoiceState, StreamAccumulator
-from ._validate import check_sampling, invalid_input
+from ._validate import check_sampling, invalid_input, split_unknown_arguments
 
 __all__ = [
     "TOOL_ERROR_KEY",
@@ -40,6 +42,7 @@ __all__ = [
     "reasoning_for_request",
     "relax_forced_tool_choice",
     "split_tool_attachments",
+    "split_unknown_arguments",
     "to_strict_json_schema",
     "token_details",
 ]

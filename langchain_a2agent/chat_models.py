@@ -29,6 +29,7 @@ from a2agent.integration import (
     normalize_tool_choice,
     reasoning_for_request,
     relax_forced_tool_choice,
+    split_unknown_arguments,
     to_strict_json_schema,
 )
 from a2agent.types import Model
@@ -100,6 +101,7 @@ class ChatA2Agent(BaseChatModel):
     _async_client: AsyncA2AgentClient | None = PrivateAttr(default=None)
 
     def __init__(self, **kwargs: Any) -> None:
+        kwargs = split_unknown_arguments("ChatA2Agent", kwargs, _known_arguments(type(self)), "model_kwargs")
         error = None
         try:
             super().__init__(**kwargs)
@@ -342,6 +344,13 @@ class ChatA2Agent(BaseChatModel):
         parse = RunnablePassthrough.assign(parsed=itemgetter("raw") | parser, parsing_error=lambda _: None)
         fallback = RunnablePassthrough.assign(parsed=lambda _: None)
         return RunnableMap(raw=llm) | parse.with_fallbacks([fallback], exception_key="parsing_error")
+
+
+def _known_arguments(cls: type[BaseModel]) -> set[str]:
+    """Every name the constructor accepts: field names and their aliases."""
+    names = set(cls.model_fields)
+    names.update(f.alias for f in cls.model_fields.values() if f.alias)
+    return names
 
 
 def _format_tool(tool: Any, strict: bool | None, index: int) -> dict[str, Any]:

@@ -192,19 +192,21 @@ _NO_DELTA: Mapping[str, Any] = {}
 
 
 class StreamState:
-    """Folds canonical chunks into cumulative ChatResponses; tool calls merge in the core's ChoiceState.
+    """Folds canonical chunks into cumulative ChatResponses, with the core's ``ChoiceState`` (the
+    same fold the core's accumulator uses: text, reasoning, signature, tool calls merged by index).
 
-    Runs once per streamed chunk, so it does only what the chunk needs: no copy of the raw chunk,
-    usage and logprobs mapped only when present.
+    LlamaIndex's contract is that every streamed ChatResponse carries the whole message so far, so
+    the text and reasoning are materialized as strings once per chunk that changes them (every
+    LlamaIndex LLM pays this; the fold itself stays linear). Runs once per streamed chunk, so it does
+    only what the chunk needs: no copy of the raw chunk, usage and logprobs mapped only when present.
     """
 
-    __slots__ = ("calls", "choice", "reasoning", "signature", "text")
+    __slots__ = ("calls", "choice", "reasoning", "text")
 
     def __init__(self) -> None:
         self.choice = ChoiceState()
         self.text = ""
         self.reasoning = ""
-        self.signature = ""
         self.calls: list[ToolCall] = []
 
     def response(self, chunk: Mapping[str, Any]) -> ChatResponse | None:
@@ -218,20 +220,19 @@ class StreamState:
             choice = delta = _NO_DELTA
         else:
             return None
+        state = self.choice
+        state.feed(choice)
         text_delta = delta.get("content") or ""
         if text_delta:
-            self.text += text_delta
+            self.text += text_delta  # the message so far (see the class docstring)
         thinking_delta = delta.get("reasoning_content")
         if thinking_delta:
             self.reasoning += thinking_delta
             extra["thinking_delta"] = thinking_delta
-        if delta.get("reasoning_signature"):
-            self.signature += delta["reasoning_signature"]
         if delta.get("tool_calls"):
-            self.choice.merge_tool_calls(delta["tool_calls"])
-            self.calls = self.choice.current_tool_calls()
+            self.calls = state.current_tool_calls()
         if choice.get("finish_reason"):
             extra["finish_reason"] = choice["finish_reason"]
-        return ChatResponse(message=_message(self.text, self.reasoning or None, self.calls, self.signature or None),
+        return ChatResponse(message=_message(self.text, self.reasoning or None, self.calls, state.signature or None),
                             delta=text_delta, raw=chunk, additional_kwargs=extra,
                             logprobs=logprobs_of(choice) if choice.get("logprobs") else None)

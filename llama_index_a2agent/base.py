@@ -39,6 +39,7 @@ from a2agent.integration import (
     normalize_tool_choice,
     reasoning_for_request,
     relax_forced_tool_choice,
+    split_unknown_arguments,
     to_strict_json_schema,
 )
 from a2agent.types import Model as WireModel
@@ -104,6 +105,9 @@ class A2AgentLLM(FunctionCallingLLM):
     def __init__(self, model: str = DEFAULT_MODEL, api_key: str | SecretStr | None = None,
                  http_client: Any = None, async_http_client: Any = None, **kwargs: Any) -> None:
         key = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
+        known = set(type(self).model_fields) | {"callback_manager", "system_prompt", "messages_to_prompt",
+                                                 "completion_to_prompt", "output_parser", "pydantic_program_mode"}
+        kwargs = split_unknown_arguments("A2AgentLLM", kwargs, known, "additional_kwargs")
         error = None
         try:
             super().__init__(model=model, api_key=SecretStr(key) if isinstance(key, str) and key else None,

@@ -1,0 +1,96 @@
+"""Both adapters take their constructor arguments the same way, through the core's validators."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from a2agent import InvalidInputError
+from a2agent.emulator import EmulatorServer
+from langchain_a2agent import ChatA2Agent
+from llama_index_a2agent import A2AgentLLM
+
+KEY = "sk-test-0123456789abcdef"
+
+
+def lc(**kw: Any) -> ChatA2Agent:
+    return ChatA2Agent(api_key=KEY, **kw)
+
+
+def li(**kw: Any) -> A2AgentLLM:
+    return A2AgentLLM(api_key=KEY, **kw)
+
+
+ADAPTERS: list[tuple[str, Callable[..., Any], str]] = [("langchain", lc, "model_kwargs"),
+                                                       ("llama_index", li, "additional_kwargs")]
+adapters = pytest.mark.parametrize(("name", "make", "extra_field"), ADAPTERS, ids=[a[0] for a in ADAPTERS])
+
+
+@adapters
+@pytest.mark.parametrize(("typo", "meant"), [("modle", "model"), ("temprature", "temperature"),
+                                             ("max_token", "max_tokens"), ("tmeout", "timeout")])
+def test_typo_of_a_declared_argument_is_refused(name: str, make: Callable[..., Any], extra_field: str,
+                                                typo: str, meant: str) -> None:
+    with pytest.raises(InvalidInputError, match=f"unknown argument '{typo}'; did you mean '{meant}'"):
+        make(**{typo: 1})
+
+
+@adapters
+def test_undeclared_request_parameter_goes_to_the_body_with_a_warning(
+        name: str, make: Callable[..., Any], extra_field: str, emu: EmulatorServer) -> None:
+    base = {"base_url": emu.base_url} if name == "langchain" else {"api_base": emu.base_url}
+    cls = ChatA2Agent if name == "langchain" else A2AgentLLM
+    with pytest.warns(UserWarning, match="'presence_penalty' is not a declared parameter"):
+        model = cls(api_key=emu.api_key, presence_penalty=0.5, **base)
+    assert getattr(model, extra_field) == {"presence_penalty": 0.5}
+    if name == "langchain":
+        model.invoke("hi")
+    else:
+        model.complete("hi")
+    assert emu.requests[-1]["body"]["presence_penalty"] == 0.5
+
+
+@adapters
+def test_a_parameter_given_twice_is_refused(name: str, make: Callable[..., Any], extra_field: str) -> None:
+    with pytest.raises(InvalidInputError, match="given twice"):
+        make(presence_penalty=0.5, **{extra_field: {"presence_penalty": 0.1}})
+
+
+@adapters
+def test_declared_arguments_raise_no_warning(name: str, make: Callable[..., Any], extra_field: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make(model="glm-5", temperature=0.2, max_tokens=10, timeout=5, max_retries=1)
+
+
+BAD_VALUES = [
+    ({"temperature": 3}, "'temperature'] must be between 0.0 and 2.0"),
+    ({"temperature": float("nan")}, "'temperature'] must be between"),
+    ({"top_p": 1.5}, "'top_p'] must be between"),
+    ({"max_tokens": 0}, "'max_tokens'] must be between 1"),
+    ({"top_logprobs": 30}, "'top_logprobs'] must be between 0 and 20"),
+    ({"timeout": -1}, "timeout must be a positive"),
+    ({"timeout": float("inf")}, "timeout must be a positive, finite"),
+    ({"max_retries": -1}, "max_retries must be a non-negative int"),
+    ({"api_format": "gemini"}, "api_format"),
+    ({"default_headers": {"X": 1}}, "default_headers"),
+]
+
+
+@adapters
+@pytest.mark.parametrize(("kwargs", "match"), BAD_VALUES, ids=[next(iter(k)) + "-" + str(i)
+                                                                 for i, (k, _) in enumerate(BAD_VALUES)])
+def test_bad_values_fail_at_construction_with_one_wording(name: str, make: Callable[..., Any], extra_field: str,
+                                                          kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(InvalidInputError, match=match.replace("[", r"\[").replace("]", r"\]")):
+        make(**kwargs)
+
+
+@adapters
+def test_missing_key_wording_comes_from_the_core(name: str, make: Callable[..., Any], extra_field: str) -> None:
+    cls = ChatA2Agent if name == "langchain" else A2AgentLLM
+    with pytest.raises(InvalidInputError, match="needs an API key: pass api_key=... or set the A2AGENT_API_KEY"):
+        cls()
