@@ -93,5 +93,6 @@ def test_bad_values_fail_at_construction_with_one_wording(name: str, make: Calla
 @adapters
 def test_missing_key_wording_comes_from_the_core(name: str, make: Callable[..., Any], extra_field: str) -> None:
     cls = ChatA2Agent if name == "langchain" else A2AgentLLM
-    with pytest.raises(InvalidInputError, match=re.escape("needs an API key: pass api_key=... or set the A2AGENT_API_KEY")):
+    wording = re.escape("needs an API key: pass api_key=... or set the A2AGENT_API_KEY")
+    with pytest.raises(InvalidInputError, match=wording):
         cls()
