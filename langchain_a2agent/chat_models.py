@@ -35,6 +35,7 @@ from a2agent.integration import (
 from a2agent.types import Model
 
 from ._convert import PROVIDER, BlockIndexer, chunk_to_generation, completion_to_result, messages_to_dicts
+from ._errors import LANGCHAIN_ERRORS
 
 __all__ = ["ChatA2Agent"]
 
@@ -223,21 +224,23 @@ class ChatA2Agent(BaseChatModel):
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         if self.streaming and not (self.n and self.n > 1):
             return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
-        response = self.client.chat_completions(self._payload(messages, stop, False, **kwargs))
+        with LANGCHAIN_ERRORS:
+            response = self.client.chat_completions(self._payload(messages, stop, False, **kwargs))
         return completion_to_result(response)
 
     async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                          run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         if self.streaming and not (self.n and self.n > 1):
             return await agenerate_from_stream(self._astream(messages, stop, run_manager, **kwargs))
-        response = await self.async_client.chat_completions(self._payload(messages, stop, False, **kwargs))
+        with LANGCHAIN_ERRORS:
+            response = await self.async_client.chat_completions(self._payload(messages, stop, False, **kwargs))
         return completion_to_result(response)
 
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
         payload = self._payload(messages, stop, True, **kwargs)
         blocks = BlockIndexer(v1=self.output_version == "v1")
-        with self.client.stream_chat_completions(payload, accumulate=False) as stream:
+        with LANGCHAIN_ERRORS, self.client.stream_chat_completions(payload, accumulate=False) as stream:
             for chunk in stream:
                 generation = chunk_to_generation(chunk, blocks)
                 if generation is None:
@@ -251,14 +254,15 @@ class ChatA2Agent(BaseChatModel):
                        **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
         payload = self._payload(messages, stop, True, **kwargs)
         blocks = BlockIndexer(v1=self.output_version == "v1")
-        async with self.async_client.stream_chat_completions(payload, accumulate=False) as stream:
-            async for chunk in stream:
-                generation = chunk_to_generation(chunk, blocks)
-                if generation is None:
-                    continue
-                if run_manager:
-                    await run_manager.on_llm_new_token(generation.text, chunk=generation)
-                yield generation
+        with LANGCHAIN_ERRORS:
+            async with self.async_client.stream_chat_completions(payload, accumulate=False) as stream:
+                async for chunk in stream:
+                    generation = chunk_to_generation(chunk, blocks)
+                    if generation is None:
+                        continue
+                    if run_manager:
+                        await run_manager.on_llm_new_token(generation.text, chunk=generation)
+                    yield generation
 
     def _combine_llm_outputs(self, llm_outputs: list[dict[str, Any] | None]) -> dict[str, Any]:
         totals: dict[str, int] = {}
@@ -275,10 +279,14 @@ class ChatA2Agent(BaseChatModel):
     # -- models --------------------------------------------------------------------------------
     def list_models(self) -> list[Model]:
         """Models the gateway serves for this key (``GET /v1/models``)."""
-        return self.client.list_models()
+        with LANGCHAIN_ERRORS:
+            models = self.client.list_models()
+        return models
 
     async def alist_models(self) -> list[Model]:
-        return await self.async_client.list_models()
+        with LANGCHAIN_ERRORS:
+            models = await self.async_client.list_models()
+        return models
 
     # -- tools and structured output -----------------------------------------------------------
     def bind_tools(
