@@ -9,9 +9,18 @@ from typing import Any
 from ._catalog import get_model_profile
 from ._errors import InvalidInputError
 
-__all__ = ["TOOL_ERROR_KEY", "forced_tool_choice_allowed", "normalize_tool_choice", "reasoning_for_request",
-           "relax_forced_tool_choice", "split_tool_attachments", "strip_internal_keys", "to_strict_json_schema",
-           "token_details"]
+__all__ = [
+    "TOOL_ERROR_KEY",
+    "forced_tool_choice_allowed",
+    "json_schema_response_format",
+    "normalize_tool_choice",
+    "reasoning_for_request",
+    "relax_forced_tool_choice",
+    "split_tool_attachments",
+    "strip_internal_keys",
+    "to_strict_json_schema",
+    "token_details",
+]
 
 # Internal keys of canonical messages: the codecs map or strip them, the OpenAI wire never sees them.
 TOOL_ERROR_KEY = "is_error"  # on a tool message: the framework says the tool failed
@@ -245,3 +254,36 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     if isinstance(kind, list):
         return schema if "null" in kind else {**schema, "type": [*kind, "null"]}
     return schema if kind == "null" else {**schema, "type": [kind, "null"]}
+
+
+def json_schema_response_format(schema: Mapping[str, Any], *, strict: bool | None = None,
+                                name: str | None = None) -> dict[str, Any]:
+    """A ``response_format`` of type ``json_schema``, from any of the three shapes callers hold:
+
+    - a ready-made response format ``{"type": "json_schema", "json_schema": {...}}``: used as it is;
+    - a json_schema spec ``{"name": ..., "schema": {...}, "strict"?: ...}``: wrapped;
+    - a plain JSON schema: named (``name``, else its ``title``, else "response") and wrapped.
+
+    ``strict=True`` makes the schema strict-valid (``to_strict_json_schema``); a ``strict`` that
+    contradicts the one already in a ready-made format or spec is refused rather than overridden.
+    Never mutates its input.
+    """
+    if schema.get("type") == "json_schema" and isinstance(schema.get("json_schema"), Mapping):
+        spec = dict(schema["json_schema"])
+    elif "schema" in schema and "name" in schema:
+        spec = dict(schema)
+    else:
+        title = name or schema.get("title") or "response"
+        spec = {"name": "".join(c if c.isalnum() or c in "_-" else "_" for c in str(title))[:64], "schema": schema}
+        if schema.get("description"):
+            spec["description"] = schema["description"]
+    if strict is not None and isinstance(spec.get("strict"), bool) and spec["strict"] is not strict:
+        raise InvalidInputError(f"The schema already says strict={spec['strict']} but strict={strict} was "
+                                "passed as well: set it in one place")
+    if strict is None:
+        strict = spec.get("strict") if isinstance(spec.get("strict"), bool) else None
+    if strict:
+        spec["schema"] = to_strict_json_schema(spec["schema"])
+    if strict is not None:
+        spec["strict"] = strict
+    return {"type": "json_schema", "json_schema": spec}

@@ -19,6 +19,7 @@ private modules, so the core can be rearranged behind this list. What is here:
 from ._canonical import (
     TOOL_ERROR_KEY,
     forced_tool_choice_allowed,
+    json_schema_response_format,
     normalize_tool_choice,
     reasoning_for_request,
     relax_forced_tool_choice,
@@ -37,6 +38,7 @@ __all__ = [
     "check_sampling",
     "forced_tool_choice_allowed",
     "invalid_input",
+    "json_schema_response_format",
     "missing_extra",
     "normalize_tool_choice",
     "reasoning_for_request",

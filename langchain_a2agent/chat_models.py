@@ -26,6 +26,7 @@ from a2agent.integration import (
     check_sampling,
     forced_tool_choice_allowed,
     invalid_input,
+    json_schema_response_format,
     normalize_tool_choice,
     reasoning_for_request,
     relax_forced_tool_choice,
@@ -327,6 +328,9 @@ class ChatA2Agent(BaseChatModel):
         is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)
         if method != "json_mode" and schema is None:
             raise InvalidInputError(f"schema is required for method={method!r}")
+        if method == "json_mode" and strict is not None:
+            raise InvalidInputError("strict does not apply to method='json_mode' (a JSON object, no schema): "
+                                    "use method='json_schema' with strict=True")
         ls_format = {"kwargs": {"method": method, "strict": strict}, "schema": schema}
         parser: Runnable[Any, Any]
         llm: Runnable[LanguageModelInput, Any]
@@ -393,11 +397,8 @@ def _strict_tool(tool: dict[str, Any]) -> dict[str, Any]:
 
 
 def _json_schema_format(schema: dict[str, Any] | type, strict: bool | None) -> dict[str, Any]:
-    json_schema = convert_to_json_schema(schema)
-    name = json_schema.get("title") or "response"
-    spec: dict[str, Any] = {"name": name, "schema": to_strict_json_schema(json_schema) if strict else json_schema}
-    if description := json_schema.get("description"):
-        spec["description"] = description
-    if strict is not None:
-        spec["strict"] = strict
-    return {"type": "json_schema", "json_schema": spec}
+    """``response_format`` for method="json_schema": a pydantic model or TypedDict becomes its JSON
+    schema; dicts (a JSON schema, a json_schema spec, or a ready-made response format) go to the
+    core's strict-aware helper as they are."""
+    json_schema = schema if isinstance(schema, dict) else convert_to_json_schema(schema)
+    return json_schema_response_format(json_schema, strict=strict)

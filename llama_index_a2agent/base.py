@@ -36,6 +36,7 @@ from a2agent import A2AgentClient, AsyncA2AgentClient, InvalidInputError, get_mo
 from a2agent.integration import (
     check_sampling,
     invalid_input,
+    json_schema_response_format,
     normalize_tool_choice,
     reasoning_for_request,
     relax_forced_tool_choice,
@@ -287,11 +288,8 @@ class A2AgentLLM(FunctionCallingLLM):
     # -- structured output ---------------------------------------------------------------------
     def _schema_kwargs(self, llm_kwargs: dict[str, Any] | None, output_cls: type[Model]) -> dict[str, Any]:
         kwargs = {k: v for k, v in (llm_kwargs or {}).items() if k != "tool_choice"}
-        name = "".join(c if c.isalnum() or c in "_-" else "_" for c in output_cls.__name__)
-        schema = output_cls.model_json_schema()
-        kwargs["response_format"] = {"type": "json_schema", "json_schema": {
-            "name": name, "strict": self.strict,
-            "schema": to_strict_json_schema(schema) if self.strict else schema}}
+        kwargs["response_format"] = json_schema_response_format(output_cls.model_json_schema(), strict=self.strict,
+                                                                name=output_cls.__name__)
         return kwargs
 
     def _json_schema_mode(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -11,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from a2agent import MODEL_PROFILES, InvalidInputError, ModelProfile, get_model_profile
 from a2agent._canonical import (
+    json_schema_response_format,
     normalize_tool_choice,
     reasoning_for_request,
     strip_internal_keys,
@@ -198,3 +200,39 @@ def test_profile_for_format(model: str, api_format: str, json_schema: bool, json
     assert profile.context_window == get_model_profile(model).context_window
     with pytest.raises(InvalidInputError, match="api_format"):
         get_model_profile(model).for_format("grpc")
+
+
+PERSON = {"title": "Person", "type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+          "required": ["name"]}
+READY = {"type": "json_schema", "json_schema": {"name": "P", "schema": PERSON, "strict": False}}
+
+
+@pytest.mark.parametrize(
+    ("schema", "strict", "name", "strict_out", "schema_out"),
+    [
+        (PERSON, None, None, None, PERSON),
+        (PERSON, False, None, False, PERSON),
+        (PERSON, True, None, True, "strict"),
+        ({"name": "P", "schema": PERSON}, None, None, None, PERSON),
+        ({"name": "P", "schema": PERSON, "strict": True}, None, None, True, "strict"),
+        (READY, None, None, False, PERSON),
+        (READY, False, None, False, PERSON),
+    ],
+    ids=["plain", "plain_not_strict", "plain_strict", "spec", "spec_strict_inside", "ready_made", "ready_same_strict"],
+)
+def test_json_schema_response_format_takes_three_shapes(schema: dict[str, Any], strict: bool | None,
+                                                        name: str | None, strict_out: bool | None,
+                                                        schema_out: Any) -> None:
+    before = json.dumps(schema, sort_keys=True)
+    out = json_schema_response_format(schema, strict=strict, name=name)
+    assert json.dumps(schema, sort_keys=True) == before  # never mutated
+    spec = out["json_schema"]
+    assert out["type"] == "json_schema" and spec["name"] in ("Person", "P")
+    assert spec.get("strict") == strict_out
+    expected = to_strict_json_schema(PERSON) if schema_out == "strict" else schema_out
+    assert spec["schema"] == expected
+
+
+def test_json_schema_response_format_refuses_contradicting_strict() -> None:
+    with pytest.raises(InvalidInputError, match="strict=False but strict=True"):
+        json_schema_response_format(READY, strict=True)

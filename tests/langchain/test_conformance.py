@@ -10,6 +10,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from pydantic import BaseModel, Field
 
+from a2agent import InvalidInputError
 from a2agent.emulator import EmulatorServer
 from langchain_a2agent import ChatA2Agent
 from tests.conftest import last_request_body
@@ -226,3 +227,20 @@ def test_structured_output_relaxes_forced_choice_while_kimi_thinks(emu: Emulator
     assert last_request_body(emu)["tool_choice"] == wire
     llm.bind_tools([add], tool_choice="any").invoke("Please add 1 and 2")
     assert last_request_body(emu)["tool_choice"] == ("auto" if wire == "auto" else "required")
+
+
+def test_json_mode_refuses_strict() -> None:
+    llm = ChatA2Agent(api_key="sk-test-0123456789abcdef")
+    with pytest.raises(InvalidInputError, match="strict does not apply to method='json_mode'"):
+        llm.with_structured_output(None, method="json_mode", strict=True)
+
+
+def test_ready_made_response_format_is_sent_as_is(emu: EmulatorServer) -> None:
+    ready = {"type": "json_schema", "json_schema": {"name": "Person", "strict": False, "schema": {
+        "type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+        "required": ["name", "age"]}}}
+    result = make(emu).with_structured_output(ready, method="json_schema").invoke("Ann is 41")
+    assert emu.requests[-1]["body"]["response_format"] == ready
+    assert set(result) == {"name", "age"}  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="strict=False but strict=True"):
+        make(emu).with_structured_output(ready, method="json_schema", strict=True)
