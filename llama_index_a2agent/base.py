@@ -25,6 +25,8 @@ from llama_index.core.base.llms.types import (
     ToolCallBlock,
 )
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr, ValidationError
+from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr-defined]  # the public path
+from llama_index.core.instrumentation.events.llm import LLMStructuredPredictEndEvent, LLMStructuredPredictStartEvent
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
@@ -52,6 +54,8 @@ if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
 
 __all__ = ["A2AgentLLM"]
+
+dispatcher = get_dispatcher(__name__)
 
 DEFAULT_MODEL = "deepseek-chat"
 
@@ -314,12 +318,20 @@ class A2AgentLLM(FunctionCallingLLM):
         return FunctionCallingProgram.from_defaults(output_cls=output_cls, prompt=prompt, llm=self,
                                                     tool_choice="required")
 
+    # Spans and structured-predict events: the overrides keep what the base class's entry points emit
+    # (a span each; start/end events on the json_schema path, which bypasses the base), as
+    # llama-index-llms-openai's overrides do.
+    @dispatcher.span
     def structured_predict(self, output_cls: type[Model], prompt: PromptTemplate,
                            llm_kwargs: dict[str, Any] | None = None, **prompt_args: Any) -> Model:
         if self._json_schema_mode():
+            dispatcher.event(LLMStructuredPredictStartEvent(output_cls=output_cls, template=prompt,
+                                                            template_args=prompt_args))
             messages = self._extend_messages(prompt.format_messages(**prompt_args))
             response = self.chat(messages, **self._schema_kwargs(llm_kwargs, output_cls))
-            return output_cls.model_validate_json(response.message.content or "")
+            output = output_cls.model_validate_json(response.message.content or "")
+            dispatcher.event(LLMStructuredPredictEndEvent(output=output))
+            return output
         # LlamaIndex's FunctionCallingProgram forces the schema tool itself (tool_required=True) and
         # drops any tool_choice in llm_kwargs; a text program (another pydantic_program_mode) binds
         # no tools, so no tool_choice may be added here (without tools it is a 400).
@@ -327,12 +339,17 @@ class A2AgentLLM(FunctionCallingLLM):
                                                    **prompt_args)
         return result
 
+    @dispatcher.span
     async def astructured_predict(self, output_cls: type[Model], prompt: PromptTemplate,
                                   llm_kwargs: dict[str, Any] | None = None, **prompt_args: Any) -> Model:
         if self._json_schema_mode():
+            dispatcher.event(LLMStructuredPredictStartEvent(output_cls=output_cls, template=prompt,
+                                                            template_args=prompt_args))
             messages = self._extend_messages(prompt.format_messages(**prompt_args))
             response = await self.achat(messages, **self._schema_kwargs(llm_kwargs, output_cls))
-            return output_cls.model_validate_json(response.message.content or "")
+            output = output_cls.model_validate_json(response.message.content or "")
+            dispatcher.event(LLMStructuredPredictEndEvent(output=output))
+            return output
         result: Model = await super().astructured_predict(output_cls, prompt, llm_kwargs=llm_kwargs,
                                                           **prompt_args)
         return result

@@ -196,3 +196,44 @@ async def test_tool_only_reply_has_no_text_block(emu: EmulatorServer, fmt: str, 
         assert not any(isinstance(b, TextBlock) and not b.text for b in response.message.blocks)
     final = responses[-1].message
     assert final.content is None and [type(b) for b in final.blocks] == [ToolCallBlock]
+
+
+@pytest.mark.parametrize("method", ["function_calling", "json_schema"])
+async def test_structured_predict_keeps_spans_and_events(emu: EmulatorServer, method: str) -> None:
+    from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr-defined]
+    from llama_index.core.instrumentation.event_handlers import BaseEventHandler
+    from llama_index.core.instrumentation.events.llm import (
+        LLMStructuredPredictEndEvent,
+        LLMStructuredPredictStartEvent,
+    )
+    from llama_index.core.instrumentation.span_handlers import SimpleSpanHandler
+    from llama_index.core.prompts import PromptTemplate
+    from pydantic import BaseModel
+
+    class Person(BaseModel):
+        name: str
+        age: int
+
+    seen: list[str] = []
+
+    class Handler(BaseEventHandler):
+        def handle(self, event: Any, **kwargs: Any) -> None:
+            if isinstance(event, LLMStructuredPredictStartEvent | LLMStructuredPredictEndEvent):
+                seen.append(type(event).__name__)
+
+    root = get_dispatcher()
+    handler, spans = Handler(), SimpleSpanHandler()
+    root.add_event_handler(handler)
+    root.add_span_handler(spans)
+    try:
+        llm = A2AgentLLM(model="qwen3.6-plus", api_key=emu.api_key, api_base=emu.base_url,
+                         structured_output_method=method)
+        prompt = PromptTemplate("Extract the person: {text}")
+        llm.structured_predict(Person, prompt, text="Ann is 41")
+        await llm.astructured_predict(Person, prompt, text="Ann is 41")
+    finally:
+        root.event_handlers.remove(handler)
+        root.span_handlers.remove(spans)
+    assert seen == ["LLMStructuredPredictStartEvent", "LLMStructuredPredictEndEvent"] * 2
+    names = [s.id_.split("-")[0] for s in spans.completed_spans]
+    assert "A2AgentLLM.structured_predict" in names and "A2AgentLLM.astructured_predict" in names
