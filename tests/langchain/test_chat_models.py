@@ -19,6 +19,7 @@ from a2agent import APITimeoutError, AuthenticationError, InvalidInputError
 from a2agent.emulator import EmulatorServer
 from langchain_a2agent import ChatA2Agent
 from tests.conftest import last_request_body
+from tests.langchain.common import call
 
 
 @tool
@@ -69,20 +70,6 @@ def make(emu: EmulatorServer, **kwargs: Any) -> ChatA2Agent:
 last_body = last_request_body
 
 
-async def call(llm: Any, mode: str, messages: Any) -> Any:
-    """invoke / ainvoke / stream / astream, aggregated to one message."""
-    if mode == "invoke":
-        return llm.invoke(messages)
-    if mode == "ainvoke":
-        return await llm.ainvoke(messages)
-    full = None
-    if mode == "stream":
-        for chunk in llm.stream(messages):
-            full = chunk if full is None else full + chunk
-    else:
-        async for chunk in llm.astream(messages):
-            full = chunk if full is None else full + chunk
-    return full
 
 
 MODES = ["invoke", "ainvoke", "stream", "astream"]

@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
-from pydantic import BaseModel, Field
 
 from a2agent import InvalidInputError
 from a2agent.emulator import EmulatorServer
 from langchain_a2agent import ChatA2Agent
 from tests.conftest import last_request_body
+from tests.langchain.common import call
+from tests.models import Person
 from tests.strict_check import accepts_null, strict_violations
 
 
@@ -23,18 +24,6 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
-class Address(BaseModel):
-    street: str
-    zip: str | None = None
-
-
-class Person(BaseModel):
-    """A person."""
-
-    name: str
-    age: int
-    nickname: str | None = None
-    homes: list[Address] = Field(default_factory=list)
 
 
 def make(emu: EmulatorServer, **kwargs: Any) -> ChatA2Agent:
@@ -42,19 +31,6 @@ def make(emu: EmulatorServer, **kwargs: Any) -> ChatA2Agent:
     return ChatA2Agent(api_key=emu.api_key, base_url=emu.base_url, **kwargs)
 
 
-async def call(llm: Any, mode: str, messages: Any) -> Any:
-    if mode == "invoke":
-        return llm.invoke(messages)
-    if mode == "ainvoke":
-        return await llm.ainvoke(messages)
-    full = None
-    if mode == "stream":
-        for chunk in llm.stream(messages):
-            full = chunk if full is None else full + chunk
-    else:
-        async for chunk in llm.astream(messages):
-            full = chunk if full is None else full + chunk
-    return full
 
 
 # -- 5. strict schemas ------------------------------------------------------------------------------

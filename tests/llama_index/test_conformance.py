@@ -13,26 +13,13 @@ from llama_index.core.instrumentation.event_handlers import BaseEventHandler
 from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.tools import FunctionTool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from a2agent.emulator import EmulatorServer
 from llama_index_a2agent import A2AgentLLM
 from tests.conftest import last_request_body
+from tests.models import Person
 from tests.strict_check import accepts_null, strict_violations
-
-
-class Address(BaseModel):
-    street: str
-    zip: str | None = None
-
-
-class Person(BaseModel):
-    """A person."""
-
-    name: str
-    age: int
-    nickname: str | None = None
-    homes: list[Address] = Field(default_factory=list)
 
 
 def register(**person: Any) -> str:
@@ -208,7 +195,6 @@ async def test_structured_predict_keeps_spans_and_events(emu: EmulatorServer, me
     )
     from llama_index.core.instrumentation.span_handlers import SimpleSpanHandler
     from llama_index.core.prompts import PromptTemplate
-    from pydantic import BaseModel
 
     class Person(BaseModel):
         name: str
