@@ -41,63 +41,137 @@ from ._errors import LANGCHAIN_ERRORS
 __all__ = ["ChatA2Agent"]
 
 class ChatA2Agent(BaseChatModel):
-    """Chat model for the A2Agent gateway (DeepSeek, GLM, Kimi, MiniMax, Qwen behind one key).
+    """Chat model for the A2Agent gateway: DeepSeek, GLM, Kimi, MiniMax and Qwen models behind one key.
 
-    Setup: ``pip install "a2agent[langchain]"`` and ``export A2AGENT_API_KEY=...``.
+    Setup:
+        ``pip install "a2agent[langchain]"``, then ``export A2AGENT_API_KEY="..."``. Without a key,
+        ``python -m a2agent.emulator`` serves a local emulator (it prints the two variables to set).
 
-    ```python
-    from langchain_a2agent import ChatA2Agent
+    Key init args — completion params:
+        model (str): A2Agent model id, e.g. ``"deepseek-chat"``, ``"glm-5"``, ``"kimi-k2.5"``,
+            ``"qwen3.7-max"`` (``a2agent.MODEL_PROFILES`` lists them with their limits).
+        temperature (float | None): 0 to 2.
+        max_tokens (int | None): most tokens to generate (alias ``max_completion_tokens``).
+        top_p, stop (alias ``stop_sequences``), seed, n, logprobs, top_logprobs.
+        thinking (bool | None): switch thinking mode on or off on models that have one.
+        reasoning_effort (str | None): ``"low"``, ``"medium"`` or ``"high"`` (``"minimal"`` too),
+            sent as is; in the Anthropic format it sets the thinking budget.
 
-    llm = ChatA2Agent(model="deepseek-chat", temperature=0)
-    llm.invoke("Hello!")
-    for chunk in llm.stream("Tell me a story"):
-        print(chunk.content, end="")
-    llm.bind_tools([get_weather]).invoke("Weather in Paris?")
-    llm.with_structured_output(Person).invoke("Ann is 41")
-    ```
+    Key init args — client params:
+        api_key (str | None): default ``A2AGENT_API_KEY``; surrounding whitespace is stripped.
+        base_url (str | None): alias ``api_base``; default ``A2AGENT_BASE_URL`` or
+            ``https://api.a2agent.me/v1``.
+        api_format (str): ``"openai"`` (chat completions, default) or ``"anthropic"`` (Messages).
+        timeout (float | None): seconds to wait for the server (alias ``request_timeout``);
+            default 600 s to read, at most 10 s to connect.
+        max_retries (int): retries of 408/409/429/5xx and connection errors, default 2.
+        default_headers, model_kwargs, extra_body, http_client, http_async_client.
+        Other keyword arguments are request parameters: they go to ``model_kwargs`` with a
+        warning; a near miss of a declared name (``temprature``) is an error.
 
-    Reasoning models return their chain of thought in ``additional_kwargs["reasoning_content"]``
-    (and as a ``reasoning`` block in ``content_blocks``); it is sent back automatically on
-    assistant tool-call turns, as DeepSeek/GLM thinking mode requires.
+    Instantiate:
+        ```python
+        from langchain_a2agent import ChatA2Agent
+
+        llm = ChatA2Agent(model="deepseek-chat", temperature=0, max_tokens=512)
+        ```
+
+    Invoke, stream, async, batch:
+        ```python
+        llm.invoke([("system", "Answer briefly."), ("human", "What is the capital of France?")])
+        for chunk in llm.stream("Tell me a story"):
+            print(chunk.content, end="")
+        await llm.ainvoke("Hello")
+        llm.batch(["a", "b", "c"], config={"max_concurrency": 8})
+        ```
+
+    Tool calling:
+        ```python
+        from pydantic import BaseModel, Field
+
+        class GetWeather(BaseModel):
+            "Get the current weather in a city."
+            city: str = Field(description="The city")
+
+        msg = llm.bind_tools([GetWeather]).invoke("Weather in Paris?")
+        msg.tool_calls  # [{"name": "GetWeather", "args": {"city": "Paris"}, "id": "...", "type": "tool_call"}]
+        ```
+        ``tool_choice``: "auto", "none", "required"/"any", a tool name, or True (the single tool);
+        ``parallel_tool_calls``; ``strict=True`` sends strict-valid schemas.
+
+    Structured output:
+        ```python
+        class Person(BaseModel):
+            name: str
+            age: int
+
+        llm.with_structured_output(Person).invoke("Ann is 41")  # Person(name="Ann", age=41)
+        ```
+        ``method="function_calling"`` (default, every model), ``"json_schema"`` (models whose profile
+        says so, OpenAI format) or ``"json_mode"``; ``include_raw=True`` returns the raw message too.
+
+    Token usage and response metadata:
+        ``msg.usage_metadata`` -> ``{"input_tokens", "output_tokens", "total_tokens",
+        "input_token_details": {"cache_read"}, "output_token_details": {"reasoning"}}`` (streams too:
+        ``stream_usage`` is on); ``msg.response_metadata`` -> ``model_name``, ``finish_reason``, ``id``.
+
+    Reasoning models:
+        The chain of thought arrives in ``additional_kwargs["reasoning_content"]`` (and as a
+        ``reasoning`` block in ``content_blocks``); it is sent back on the assistant turns of the
+        current tool loop, as DeepSeek/GLM/Kimi thinking mode requires.
+
+    Errors:
+        The core's typed errors (``a2agent.RateLimitError``, ...), each also LangChain's
+        provider-neutral class (``langchain_core.exceptions.ModelRateLimitError``, ...); bad
+        arguments raise ``a2agent.InvalidInputError`` at construction.
     """
 
     # defer_build: the schema is built on first use, not at import (~20 ms of every import otherwise).
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, defer_build=True)
 
-    model_name: str = Field(default="deepseek-chat", alias="model")
-    """A2Agent model id, e.g. ``deepseek-chat``, ``glm-5``, ``kimi-k2.5``, ``qwen3.7-max``."""
-    api_key: SecretStr | None = Field(default_factory=secret_from_env("A2AGENT_API_KEY", default=None))
-    """API key; read from ``A2AGENT_API_KEY`` when not given. Never logged or serialized."""
-    base_url: str | None = Field(default_factory=from_env("A2AGENT_BASE_URL", default=None), alias="api_base")
-    """Gateway URL; ``A2AGENT_BASE_URL`` or ``https://api.a2agent.me/v1``."""
-    api_format: Literal["openai", "anthropic"] = "openai"
-    """Wire format: OpenAI chat completions (default) or Anthropic Messages."""
-    temperature: float | None = None
-    max_tokens: int | None = Field(default=None, alias="max_completion_tokens")
-    top_p: float | None = None
-    stop: list[str] | str | None = Field(default=None, alias="stop_sequences")
-    seed: int | None = None
-    n: int | None = None
-    """Number of choices per request (non-streaming)."""
-    logprobs: bool | None = None
-    top_logprobs: int | None = None
-    reasoning_effort: str | None = None
-    thinking: bool | None = None
-    """Switch DeepSeek/GLM thinking mode on or off (``thinking: {type: enabled|disabled}``)."""
-    timeout: float | None = Field(default=None, alias="request_timeout")
-    max_retries: int = 2
-    default_headers: dict[str, str] | None = None
-    model_kwargs: dict[str, Any] = Field(default_factory=dict)
-    """Extra top-level request parameters."""
-    extra_body: dict[str, Any] | None = None
-    """Extra JSON merged into the request body (provider extensions)."""
-    streaming: bool = False
-    stream_usage: bool = True
-    """Ask for token usage at the end of streams (``stream_options.include_usage``)."""
-    http_client: Any | None = Field(default=None, exclude=True)
-    """Optional ``httpx.Client`` to use for sync calls."""
-    http_async_client: Any | None = Field(default=None, exclude=True)
-    """Optional ``httpx.AsyncClient`` to use for async calls."""
+    model_name: str = Field(default="deepseek-chat", alias="model",
+                            description="A2Agent model id, e.g. deepseek-chat, glm-5, kimi-k2.5, qwen3.7-max.")
+    api_key: SecretStr | None = Field(default_factory=secret_from_env("A2AGENT_API_KEY", default=None),
+                                      description="API key; A2AGENT_API_KEY when not given. Never logged or "
+                                                  "serialized; surrounding whitespace is stripped.")
+    base_url: str | None = Field(default_factory=from_env("A2AGENT_BASE_URL", default=None), alias="api_base",
+                                 description="Gateway URL (alias api_base); A2AGENT_BASE_URL or "
+                                             "https://api.a2agent.me/v1.")
+    api_format: Literal["openai", "anthropic"] = Field(
+        default="openai", description="Wire format: 'openai' (chat completions) or 'anthropic' (Messages).")
+    temperature: float | None = Field(default=None, description="Sampling temperature, 0 to 2.")
+    max_tokens: int | None = Field(default=None, alias="max_completion_tokens",
+                                   description="Most tokens to generate (alias max_completion_tokens); the "
+                                               "model's own maximum when not set.")
+    top_p: float | None = Field(default=None, description="Nucleus sampling, 0 to 1.")
+    stop: list[str] | str | None = Field(default=None, alias="stop_sequences",
+                                         description="Stop sequences (alias stop_sequences).")
+    seed: int | None = Field(default=None, description="Seed for sampling, where the backend supports it.")
+    n: int | None = Field(default=None, description="Choices per request (non-streaming; OpenAI format).")
+    logprobs: bool | None = Field(default=None, description="Return token log probabilities (OpenAI format).")
+    top_logprobs: int | None = Field(default=None, description="Alternatives per token with logprobs, 0 to 20.")
+    reasoning_effort: str | None = Field(
+        default=None, description="'low', 'medium' or 'high' ('minimal' too), sent as is; in the Anthropic "
+                                  "format it sets the thinking budget.")
+    thinking: bool | None = Field(default=None, description="Thinking mode on or off (thinking: {type: enabled|"
+                                                            "disabled}); the model's default when not set.")
+    timeout: float | None = Field(default=None, alias="request_timeout",
+                                  description="Seconds to wait for the server (alias request_timeout): default "
+                                              "600 s to read, at most 10 s to connect.")
+    max_retries: int = Field(default=2, description="Retries of 408/409/429/5xx and connection errors.")
+    default_headers: dict[str, str] | None = Field(default=None, description="Extra HTTP headers on every request.")
+    model_kwargs: dict[str, Any] = Field(default_factory=dict,
+                                         description="Extra top-level request parameters (undeclared keyword "
+                                                     "arguments land here, with a warning).")
+    extra_body: dict[str, Any] | None = Field(default=None, description="Extra JSON merged into the request body "
+                                                                        "(provider extensions).")
+    streaming: bool = Field(default=False, description="Stream under invoke() too (callbacks get tokens).")
+    stream_usage: bool = Field(default=True, description="Ask for token usage at the end of streams "
+                                                         "(stream_options.include_usage).")
+    http_client: Any | None = Field(default=None, exclude=True,
+                                    description="Your own httpx.Client for sync calls (used as is, never closed).")
+    http_async_client: Any | None = Field(default=None, exclude=True,
+                                          description="Your own httpx.AsyncClient for async calls.")
 
     _client: A2AgentClient | None = PrivateAttr(default=None)
     _async_client: AsyncA2AgentClient | None = PrivateAttr(default=None)

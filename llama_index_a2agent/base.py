@@ -61,43 +61,66 @@ DEFAULT_MODEL = "deepseek-chat"
 
 
 class A2AgentLLM(FunctionCallingLLM):
-    """LlamaIndex LLM for the A2Agent gateway (DeepSeek, GLM, Kimi, MiniMax, Qwen behind one key).
+    """LlamaIndex LLM for the A2Agent gateway: DeepSeek, GLM, Kimi, MiniMax and Qwen models behind one key.
+
+    Setup: ``pip install "a2agent[llama-index]"``, then ``export A2AGENT_API_KEY="..."``. Without a
+    key, ``python -m a2agent.emulator`` serves a local emulator (it prints the two variables to set).
 
     ```python
-    from llama_index_a2agent import A2AgentLLM  # also: from llama_index.llms.a2agent import A2AgentLLM
+    from llama_index.core.llms import ChatMessage
+    from llama_index.llms.a2agent import A2AgentLLM  # also: from llama_index_a2agent import A2AgentLLM
 
-    llm = A2AgentLLM(model="glm-5")  # key from A2AGENT_API_KEY
+    llm = A2AgentLLM(model="glm-5", temperature=0.2)  # key from A2AGENT_API_KEY
     print(llm.complete("Hello"))
     for r in llm.stream_chat([ChatMessage(role="user", content="Tell me a story")]):
         print(r.delta, end="")
     ```
 
+    Key arguments: ``model``, ``api_key``, ``api_base``, ``api_format`` (``"openai"`` or
+    ``"anthropic"``), sampling (``temperature``, ``max_tokens``, ``top_p``, ``stop``, ``seed``),
+    reasoning (``thinking``, ``reasoning_effort``), ``timeout`` (seconds), ``max_retries``,
+    ``strict`` and ``structured_output_method`` for tools and structured output. Other keyword
+    arguments are request parameters: they go to ``additional_kwargs`` with a warning; a near miss
+    of a declared name (``temprature``) is an error.
+
     ``metadata.context_window``/``num_output`` come from the model catalogue (override with
     ``context_window=``/``num_output=``). Reasoning arrives as a ``ThinkingBlock`` (and
     ``additional_kwargs["thinking_delta"]`` while streaming) and is sent back within the current tool
     loop. A tool-result message marks a failed tool with ``additional_kwargs["is_error"] = True``
-    (``ToolOutput.is_error``); the Anthropic format sends it as ``is_error``.
+    (``ToolOutput.is_error``); the Anthropic format sends it as ``is_error``. Usage reaches
+    ``TokenCountingHandler`` (streams too). Errors are the core's typed errors (``a2agent.RateLimitError``,
+    ...); bad arguments raise ``a2agent.InvalidInputError`` at construction.
     """
 
-    model: str = Field(default=DEFAULT_MODEL, description="A2Agent model id, e.g. deepseek-chat, glm-5.")
-    api_key: SecretStr | None = Field(default=None, exclude=True, description="API key (A2AGENT_API_KEY).")
-    api_base: str | None = Field(default=None, description="Gateway URL (A2AGENT_BASE_URL).")
-    api_format: Literal["openai", "anthropic"] = Field(default="openai", description="Wire format.")
-    temperature: float | None = None
-    max_tokens: int | None = None
-    top_p: float | None = None
-    stop: list[str] | None = None
-    seed: int | None = None
-    logprobs: bool | None = None
-    top_logprobs: int | None = None
-    reasoning_effort: str | None = None
-    thinking: bool | None = Field(default=None, description="Switch DeepSeek/GLM thinking mode on or off.")
-    strict: bool = Field(default=False, description="Mark tool schemas strict.")
+    model: str = Field(default=DEFAULT_MODEL, description="A2Agent model id, e.g. deepseek-chat, glm-5, kimi-k2.5, "
+                                                          "qwen3.7-max (a2agent.MODEL_PROFILES lists them).")
+    api_key: SecretStr | None = Field(default=None, exclude=True,
+                                      description="API key; A2AGENT_API_KEY when not given. Never serialized.")
+    api_base: str | None = Field(default=None, description="Gateway URL; A2AGENT_BASE_URL or "
+                                                           "https://api.a2agent.me/v1.")
+    api_format: Literal["openai", "anthropic"] = Field(
+        default="openai", description="Wire format: 'openai' (chat completions) or 'anthropic' (Messages).")
+    temperature: float | None = Field(default=None, description="Sampling temperature, 0 to 2.")
+    max_tokens: int | None = Field(default=None, description="Most tokens to generate; the model's own maximum "
+                                                             "when not set.")
+    top_p: float | None = Field(default=None, description="Nucleus sampling, 0 to 1.")
+    stop: list[str] | None = Field(default=None, description="Stop sequences.")
+    seed: int | None = Field(default=None, description="Seed for sampling, where the backend supports it.")
+    logprobs: bool | None = Field(default=None, description="Return token log probabilities (OpenAI format).")
+    top_logprobs: int | None = Field(default=None, description="Alternatives per token with logprobs, 0 to 20.")
+    reasoning_effort: str | None = Field(
+        default=None, description="'low', 'medium' or 'high' ('minimal' too), sent as is; in the Anthropic "
+                                  "format it sets the thinking budget.")
+    thinking: bool | None = Field(default=None, description="Thinking mode on or off (thinking: {type: enabled|"
+                                                            "disabled}); the model's default when not set.")
+    strict: bool = Field(default=False, description="Send strict-valid tool and json_schema schemas.")
     structured_output_method: Literal["function_calling", "json_schema"] = Field(
-        default="function_calling", description="How structured_predict asks for structure.")
-    timeout: float | None = None
-    max_retries: int = 2
-    default_headers: dict[str, str] | None = None
+        default="function_calling", description="How structured_predict asks for structure: tool calling, or "
+                                                "response_format json_schema (OpenAI format).")
+    timeout: float | None = Field(default=None, description="Seconds to wait for the server: default 600 s to "
+                                                            "read, at most 10 s to connect.")
+    max_retries: int = Field(default=2, description="Retries of 408/409/429/5xx and connection errors.")
+    default_headers: dict[str, str] | None = Field(default=None, description="Extra HTTP headers on every request.")
     additional_kwargs: dict[str, Any] = Field(default_factory=dict, description="Extra request body fields.")
     stream_usage: bool = Field(default=True, description="Ask for usage at the end of streams.")
     context_window: int | None = Field(default=None, gt=0, description="Override the catalogue value.")

@@ -96,3 +96,14 @@ def test_missing_key_wording_comes_from_the_core(name: str, make: Callable[..., 
     wording = re.escape("needs an API key: pass api_key=... or set the A2AGENT_API_KEY")
     with pytest.raises(InvalidInputError, match=wording):
         cls()
+
+
+@pytest.mark.parametrize("cls", [ChatA2Agent, A2AgentLLM], ids=["ChatA2Agent", "A2AgentLLM"])
+def test_every_own_field_is_documented(cls: type[Any]) -> None:
+    base = cls.__mro__[1]
+    own = {name: field for name, field in cls.model_fields.items() if name not in base.model_fields}
+    assert own, "no own fields found"
+    undocumented = sorted(name for name, field in own.items() if not (field.description or "").strip())
+    assert undocumented == []
+    for section in ("Setup", "ChatMessage" if cls is A2AgentLLM else "Key init args"):
+        assert section in (cls.__doc__ or "")
