@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import weakref
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -55,23 +56,41 @@ _REDACTED = "***"
 # Every form a registered key can take inside an error text: as is, inside a repr (backslashes and
 # quotes escaped), inside JSON, and percent-encoded. Longest first, so no form is cut by another.
 _SECRET_FORMS: list[str] = []
-_SECRETS: set[str] = set()
+_SECRETS: dict[str, int] = {}  # key -> how many live configurations hold it
 
 
-def register_secret(secret: str) -> None:
+def register_secret(secret: str, owner: object | None = None) -> None:
     """Remember an API key so every error raised in this process is scrubbed of it.
 
-    Called once per configured client (``TransportConfig``); keys are validated before (printable
-    ASCII, at least 16 characters), so scrubbing only ever replaces the key itself.
+    Called once per configured client (``TransportConfig``, as ``owner``); keys are validated
+    before (printable ASCII, at least 16 characters), so scrubbing only ever replaces the key
+    itself. The key is forgotten when the last owner holding it is garbage collected, so a
+    process that serves many keys over time (a multi-tenant service) keeps a bounded list.
     """
-    if secret in _SECRETS:
+    if owner is not None:
+        weakref.finalize(owner, _release_secret, secret)
+    count = _SECRETS.get(secret, 0)
+    _SECRETS[secret] = count + 1
+    if count:
         return
-    if not _SECRETS:
-        _scrub_http_logs()
-    _SECRETS.add(secret)
-    forms = {secret, repr(secret)[1:-1], json.dumps(secret)[1:-1], quote(secret, safe="")}
-    _SECRET_FORMS.extend(forms - set(_SECRET_FORMS))
-    _SECRET_FORMS.sort(key=len, reverse=True)
+    _scrub_http_logs()
+    _rebuild_forms()
+
+
+def _release_secret(secret: str) -> None:
+    count = _SECRETS.get(secret, 0) - 1
+    if count > 0:
+        _SECRETS[secret] = count
+        return
+    _SECRETS.pop(secret, None)
+    _rebuild_forms()
+
+
+def _rebuild_forms() -> None:
+    forms: set[str] = set()
+    for secret in _SECRETS:
+        forms.update({secret, repr(secret)[1:-1], json.dumps(secret)[1:-1], quote(secret, safe="")})
+    _SECRET_FORMS[:] = sorted(forms, key=len, reverse=True)
 
 
 def scrub(value: Any) -> Any:
@@ -144,10 +163,14 @@ _HTTP_LOGGERS = ("a2agent", "httpx", "httpcore.connection", "httpcore.http11", "
                  "httpcore.proxy", "httpcore.socks")
 
 
+_LOG_SCRUBBER = _ScrubRecords()
+
+
 def _scrub_http_logs() -> None:
-    scrubber = _ScrubRecords()
     for name in _HTTP_LOGGERS:
-        logging.getLogger(name).addFilter(scrubber)
+        logger = logging.getLogger(name)
+        if _LOG_SCRUBBER not in logger.filters:
+            logger.addFilter(_LOG_SCRUBBER)
 
 
 def safe_url(url: str) -> str:

@@ -84,8 +84,8 @@ _DRAIN_BYTES = 65536
 class TransportConfig:
     """Resolved, validated connection settings. ``repr`` never shows the key."""
 
-    __slots__ = ("_api_key", "_base_headers", "_default_timeout", "base_url", "default_headers", "policy",
-                 "timeout")
+    __slots__ = ("__weakref__", "_api_key", "_base_headers", "_default_timeout", "base_url", "default_headers",
+                 "policy", "timeout")
 
     def __init__(
         self,
@@ -98,7 +98,7 @@ class TransportConfig:
         policy: RetryPolicy | None = None,
     ) -> None:
         key = check_api_key(api_key if api_key is not None else os.environ.get("A2AGENT_API_KEY"))
-        register_secret(key)  # from here on, no a2agent error can carry this key
+        register_secret(key, self)  # from here on, no a2agent error can carry this key
         self._api_key = key
         self.base_url = check_base_url(base_url or os.environ.get("A2AGENT_BASE_URL") or DEFAULT_BASE_URL)
         self.timeout = check_timeout(timeout)

@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+import a2agent._transport
 from a2agent import A2AgentClient, A2AgentError, AsyncA2AgentClient
 from a2agent._errors import _SECRETS
 from a2agent.emulator import EmulatorServer
@@ -25,17 +26,24 @@ def _no_error_carries_a_key(monkeypatch: pytest.MonkeyPatch) -> Any:
     registered so far (each client registers its key): the invariant holds suite-wide, not only in
     the tests written about it."""
     created: list[A2AgentError] = []
+    keys: set[str] = set()  # every key registered in the test, even by a client collected since
     init = A2AgentError.__init__
+    register = a2agent._transport.register_secret
 
     def recording_init(self: A2AgentError, *args: Any, **kwargs: Any) -> None:
         init(self, *args, **kwargs)
         created.append(self)
 
+    def recording_register(secret: str, owner: object | None = None) -> None:
+        keys.add(secret)
+        register(secret, owner)
+
     monkeypatch.setattr(A2AgentError, "__init__", recording_init)
+    monkeypatch.setattr(a2agent._transport, "register_secret", recording_register)
     yield
     monkeypatch.undo()
     for error in created:
-        assert_no_key(error, sorted(_SECRETS), with_traceback=False)
+        assert_no_key(error, sorted(keys | set(_SECRETS)), with_traceback=False)
 
 
 class ManualClock:

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+import a2agent
 from a2agent import (
     A2AgentClient,
     APIConnectionError,
@@ -350,3 +351,20 @@ def test_injected_http_client_is_not_closed() -> None:
     assert not http.is_closed
 
 
+
+
+def test_scrubbed_keys_are_forgotten_with_the_last_client_holding_them() -> None:
+    import gc
+
+    from a2agent._errors import _SECRETS
+
+    key = "sk-short-lived-0123456789abcdef"
+    first, second = A2AgentClient(api_key=key), A2AgentClient(api_key=key)
+    assert key in _SECRETS
+    del first
+    gc.collect()
+    assert key in _SECRETS  # the second client still holds it
+    assert "***" in str(a2agent.APIConnectionError(f"echo {key}"))
+    del second
+    gc.collect()
+    assert key not in _SECRETS
