@@ -85,7 +85,8 @@ def assert_anthropic_400(response: httpx.Response, fragment: str) -> None:
 
 @pytest.mark.parametrize(
     ("choice", "expected"),
-    [("required", "add"), ({"type": "function", "function": {"name": "multiply"}}, "multiply")],
+    # required: a tool not called yet this turn (add was), as a model makes progress; named: that one
+    [("required", "multiply"), ({"type": "function", "function": {"name": "add"}}, "add")],
     ids=["required", "named"],
 )
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
@@ -110,7 +111,7 @@ def test_auto_tool_choice_answers_in_text_after_tool_results(emu: EmulatorServer
 
 @pytest.mark.parametrize(
     ("choice", "expected"),
-    [({"type": "any"}, "add"), ({"type": "tool", "name": "multiply"}, "multiply")],
+    [({"type": "any"}, "multiply"), ({"type": "tool", "name": "add"}, "add")],  # as in the OpenAI format
     ids=["any", "named"],
 )
 def test_anthropic_forced_tool_choice_calls_a_tool_after_tool_results(emu: EmulatorServer, choice: Any,

@@ -214,10 +214,16 @@ class Planner:
             plan = [next(iter(by_name))]
         if steps_done >= len(plan) or plan[steps_done] not in by_name:
             if must_call:
-                # A forced choice binds every step, as on the real backends: call again (the named
-                # tool, else the last planned one) rather than answer in text.
-                again = next((n for n in reversed(plan) if n in by_name), next(iter(by_name)))
-                return self._calls([again], plan, steps_done, known, turn)
+                # A forced choice binds every step, as on the real backends: call a tool rather than
+                # answer in text: the named one; else one offered but not called yet this turn (an
+                # answer tool, such as LangChain's structured-output tool, after the work is done);
+                # else the last planned one.
+                called = _called_tools(turn)
+                again = forced or next((n for n in by_name if n not in called), None) or next(
+                    (n for n in reversed(plan) if n in by_name), next(iter(by_name)))
+                # an answer tool takes the latest result first (the work's outcome), not the inputs
+                after = len(plan) if again not in plan else None
+                return self._calls([again], plan, steps_done, known, turn, after)
             if steps_done and turn and turn[-1].get("role") == "tool":
                 return Reply(content=self._final_answer(turn))
             return None
@@ -227,9 +233,10 @@ class Planner:
         return self._calls(batch, plan, steps_done, known, turn)
 
     def _calls(self, batch: list[str], plan: list[str], steps_done: int, known: dict[str, Any],
-               turn: list[dict[str, Any]]) -> Reply:
+               turn: list[dict[str, Any]], numbers_step: int | None = None) -> Reply:
         results = [text_of(m.get("content")) for m in turn if m.get("role") == "tool"]
-        numbers = self._numbers_for(plan, min(steps_done, len(plan) - 1), known, results)
+        step = min(steps_done, len(plan) - 1) if numbers_step is None else numbers_step
+        numbers = self._numbers_for(plan, step, known, results)
         calls = []
         for i, name in enumerate(batch):
             gen = InstanceGenerator(_tool_schema(known[name]), numbers, self._string_arg())

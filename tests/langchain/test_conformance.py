@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
+from pydantic import BaseModel
 
 from a2agent import InvalidInputError
 from a2agent.emulator import EmulatorServer
@@ -220,3 +221,47 @@ def test_ready_made_response_format_is_sent_as_is(emu: EmulatorServer) -> None:
     assert set(result) == {"name", "age"}  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="strict=False but strict=True"):
         make(emu).with_structured_output(ready, method="json_schema", strict=True)
+
+
+class Total(BaseModel):
+    """The result of the calculation."""
+
+    value: int
+
+
+AGENT_CASES = [("openai", "qwen3.6-plus", "tool"), ("openai", "qwen3.6-plus", "provider"), ("openai", "glm-5", "tool"),
+               ("anthropic", "qwen3.6-plus", "tool"), ("anthropic", "glm-5", "tool")]
+
+
+@pytest.mark.parametrize(("api_format", "model", "strategy"), AGENT_CASES, ids=["-".join(c) for c in AGENT_CASES])
+def test_create_agent_strategies_after_a_tool_step(emu: EmulatorServer, api_format: str, model: str,
+                                                   strategy: str) -> None:
+    """A tool step first, then the structured answer: tool_choice and response_format are honoured
+    after tool results, through LangChain's tool strategy everywhere and its provider strategy
+    where the format and model have response_format json_schema."""
+    from langchain.agents import create_agent
+    from langchain.agents.structured_output import ProviderStrategy, ToolStrategy
+    from langchain_core.tools import tool
+
+    @tool
+    def add(a: int, b: int) -> int:
+        """Add two integers."""
+        return a + b
+
+    response_format = ToolStrategy(Total) if strategy == "tool" else ProviderStrategy(Total)
+    agent = create_agent(make(emu, api_format=api_format, model=model), tools=[add], response_format=response_format)
+    result = agent.invoke({"messages": [("user", "Please add 3 and 4")]})
+    tool_results = [m for m in result["messages"] if m.type == "tool" and m.name == "add"]
+    assert [m.content for m in tool_results] == ["7"]  # the tool ran before the structured answer
+    assert result["structured_response"] == Total(value=7)
+    body = last_request_body(emu)
+    assert ("response_format" in body) is (strategy == "provider")
+
+
+def test_provider_strategy_in_the_messages_format_is_refused_locally(emu: EmulatorServer) -> None:
+    from langchain.agents import create_agent
+    from langchain.agents.structured_output import ProviderStrategy
+
+    agent = create_agent(make(emu, api_format="anthropic"), tools=[], response_format=ProviderStrategy(Total))
+    with pytest.raises(InvalidInputError, match="response_format"):
+        agent.invoke({"messages": [("user", "Please add 3 and 4")]})
