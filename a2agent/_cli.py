@@ -264,7 +264,7 @@ def _client(args: argparse.Namespace, api_format: str = "openai") -> A2AgentClie
     client = A2AgentClient(api_key=key, base_url=args.base_url, timeout=args.timeout,
                            max_retries=args.max_retries, api_format=api_format)
     if args.verbose:
-        logging.getLogger("a2agent").info("gateway %s, %s format", client.base_url, client.api_format)
+        logging.getLogger("a2agent").info("a2agent: gateway %s, %s format", client.base_url, client.api_format)
     return client
 
 
@@ -405,7 +405,7 @@ def _run(argv: list[str]) -> int:
     if extra:
         args.subparsers[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     if args.verbose:
-        logging.basicConfig(level=logging.INFO, format=f"{PROG}: %(message)s", stream=sys.stderr)
+        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
         return _models(args) if args.command == "models" else _chat(args)
     except InvalidInputError as exc:  # refused before anything was sent: a usage error
