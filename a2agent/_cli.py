@@ -20,9 +20,8 @@ import sys
 from collections.abc import Sequence
 from typing import IO, Any, NoReturn
 
-from . import MODEL_PROFILES, A2AgentClient, A2AgentError, InvalidInputError, __version__
-from ._transport import DEFAULT_BASE_URL
-from ._validate import DEFAULT_TIMEOUT
+from . import DEFAULT_BASE_URL, MODEL_PROFILES, A2AgentClient, A2AgentError, InvalidInputError, __version__
+from ._validate import DEFAULT_TIMEOUT  # the client's default, so the help cannot drift from it
 
 __all__ = ["main"]
 
@@ -204,8 +203,10 @@ class _Printer:
         if not text or not self.show_reasoning:
             return
         if not self.in_reasoning:
-            self._end_answer_line()
-            sys.stderr.write("\033[2m[reasoning]\n" if self.dim else "[reasoning]\n")
+            # Reasoning after some answer (rare): start on a fresh terminal line, leaving stdout untouched.
+            start = "\n" if self.answer_open else ""
+            sys.stdout.flush()
+            sys.stderr.write(f"{start}\033[2m[reasoning]\n" if self.dim else f"{start}[reasoning]\n")
             self.in_reasoning = True
         sys.stderr.write(text)
         sys.stderr.flush()
