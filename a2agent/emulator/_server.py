@@ -97,9 +97,11 @@ def run_emulator(config: EmulatorConfig | None = None, host: str = "127.0.0.1", 
         server.stop()
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m a2agent.emulator",
-                                     description="Local A2Agent-compatible gateway emulator.")
+def main(argv: list[str] | None = None, *, prog: str = "python -m a2agent.emulator",
+         epilog: str | None = None) -> None:
+    """Run the emulator in the foreground; also ``a2agent emulator`` (which passes its own prog and examples)."""
+    parser = argparse.ArgumentParser(prog=prog, description="Local A2Agent-compatible gateway emulator.",
+                                     epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--rate-limit", default=None, help="REQUESTS/SECONDS per key, e.g. 10/1")
