@@ -133,6 +133,9 @@ def answer(question: str, history: list[str], model: str, style: Style, attachme
 def _known(question: str, history: list[str], model: str, style: Style, images: list[str]) -> Answer | None:
     lowered = question.lower()
     lang = style.language
+    grounded = _from_context(question)
+    if grounded is not None:
+        return grounded
     if images and (description := _describe_images(images)):
         return Answer(description, "Describe what the image shows: its colour and size; there is nothing else in it.")
     capital = re.search(r"capital (?:city )?of ([\w .]+?)\s*(?:\?|$|\.|,)", lowered)
@@ -161,6 +164,29 @@ def _known(question: str, history: list[str], model: str, style: Style, images: 
         if pattern.search(question):
             return Answer((brief if style.brief else full).format(model=model), thought)
     return None
+
+
+# A retrieval-augmented prompt (LlamaIndex's text QA template and the like): context, then the query.
+_CONTEXT = re.compile(r"context[^\n]*below[^\n]*\n-+\n(?P<context>.*?)\n-+\n.*?(?:query|question): *(?P<query>.+?)"
+                      r"\s*(?:answer:\s*)?$", re.S | re.I)
+_STOP = frozenset({"a", "an", "the", "is", "are", "was", "were", "of", "in", "on", "at", "to", "for", "and", "or",
+                   "what", "which", "who", "how", "does", "do", "did", "it", "its", "that", "this", "with", "by",
+                   "from", "as", "be", "about"})
+
+
+def _from_context(prompt: str) -> Answer | None:
+    """Answer from the retrieved context: the sentence sharing the most words with the query."""
+    match = _CONTEXT.search(prompt)
+    if match is None:
+        return None
+    query = match.group("query").strip()
+    wanted = {w for w in re.findall(r"\w+", query.lower()) if w not in _STOP}
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", match.group("context")) if s.strip()]
+    scored = [(len(wanted & set(re.findall(r"\w+", s.lower()))), -i, s) for i, s in enumerate(sentences)]
+    best = max(scored, default=(0, 0, ""))
+    if best[0] == 0:
+        return Answer("The context does not say.", f"Nothing in the retrieved context answers \"{query}\".")
+    return Answer(best[2], f"The retrieved context answers \"{query}\" directly; I'll quote the relevant sentence.")
 
 
 def _introduced(text: str) -> str | None:
