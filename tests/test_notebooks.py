@@ -42,13 +42,19 @@ def normalize(text: str) -> str:
 
 
 def cell_text(cell: Any) -> str:
-    """A code cell's outputs as the text a reader sees (stdout, stderr, results, errors)."""
+    """A code cell's outputs as the text a reader sees (stdout, stderr, results, errors). How the
+    kernel splits a stream into messages depends on timing, so consecutive stream text is joined."""
     parts = []
+    previous = None
     for out in cell.get("outputs", []):
         kind = out["output_type"]
         if kind == "stream":
-            parts.append(f"[{out['name']}] {out['text']}")
-        elif kind in ("execute_result", "display_data"):
+            label = "" if previous == out["name"] else f"[{out['name']}] "
+            parts.append(label + out["text"])
+            previous = out["name"]
+            continue
+        previous = None
+        if kind in ("execute_result", "display_data"):
             parts.append(str(out.get("data", {}).get("text/plain", "")) + "\n")
         elif kind == "error":
             parts.append(f"[error] {out['ename']}: {out['evalue']}\n")
@@ -60,6 +66,14 @@ def _normalize_outputs(nb: Any) -> None:
         if cell.cell_type != "code":
             continue
         cell.metadata.pop("execution", None)
+        merged: list[Any] = []
+        for out in cell.outputs:  # one stream output per run of stream messages, as a reader sees it
+            if merged and out["output_type"] == "stream" == merged[-1]["output_type"] \
+                    and out["name"] == merged[-1]["name"]:
+                merged[-1]["text"] += out["text"]
+            else:
+                merged.append(out)
+        cell.outputs = merged
         for out in cell.outputs:
             if out["output_type"] == "stream":
                 out["text"] = normalize(out["text"])
