@@ -136,3 +136,8 @@ def last_request_body(emu: EmulatorServer) -> dict[str, Any]:
 def fmt(request: pytest.FixtureRequest) -> str:
     """Wire format: adapter tests that take it run once per format."""
     return str(request.param)
+
+
+def emulator_greeting(model: str) -> str:
+    """The emulator model's answer to a greeting ("hi", "Hello there"): see a2agent/emulator/_answers.py."""
+    return f"Hello! I'm {model}, answering through A2Agent. How can I help you today?"

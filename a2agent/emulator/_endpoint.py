@@ -46,6 +46,7 @@ def ensure_endpoint(announce: bool = True) -> Endpoint:
         os.environ["A2AGENT_API_KEY"] = server.api_key
         os.environ["A2AGENT_BASE_URL"] = server.base_url
     if announce:
-        print(f"No A2AGENT_API_KEY set: using the bundled A2Agent emulator at {_RUNNING.base_url} "
-              "(deterministic answers, no network).")
+        # No port in the message: notebooks store this output and compare it run to run.
+        print("No A2AGENT_API_KEY set: using the bundled A2Agent emulator on 127.0.0.1, a local stand-in with "
+              "canned, deterministic answers (a real model's answers differ).")
     return _RUNNING

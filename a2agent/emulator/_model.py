@@ -10,10 +10,16 @@ Rules, in order:
    agent taking over after a handoff carries on with the steps left. A forced choice
    (``required``/named) makes every reply a tool call, at every step.
 3. After the plan is done: a final answer quoting the tool results.
-4. ``response_format`` json_schema: an instance of the schema; json_object: an object whose keys
-   are the quoted names in the prompt (also for the final answer after tool results).
-5. Otherwise a greeting that echoes the last user message (and counts images, audio, files).
-Reasoning models prepend ``reasoning_content``. ``stop`` and ``max_tokens`` are honoured.
+4. ``response_format`` json_schema: an instance of the schema, with values read off the prompt by
+   property name and type (``name`` -> the proper noun, an integer ``age`` -> the number);
+   json_object: an object whose keys are the quoted names in the prompt, valued the same way
+   (also for the final answer after tool results).
+5. Otherwise an answer from the small built-in table in ``_answers.py`` (greetings, capitals, the
+   blue sky, simple arithmetic, the user's name from earlier turns, PNG images...), following the
+   system prompt's "answer briefly", language and persona instructions; a prompt outside the table
+   gets a reply that says so and quotes it.
+Reasoning models prepend ``reasoning_content`` that says what the model is about to do and why.
+``stop`` and ``max_tokens`` are honoured.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._catalog import ModelProfile
+from . import _answers
 from ._schema import InstanceGenerator
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
@@ -182,6 +189,8 @@ class Planner:
         self.user_content = user.get("content")
         self.user_text = text_of(self.user_content).strip()
         self.seed = hashlib.sha256(json.dumps(self.messages, sort_keys=True, default=str).encode()).hexdigest()
+        self.system_text = " ".join(text_of(m.get("content")) for m in self.messages if m.get("role") == "system")
+        self.thought = ""
 
     def reply(self) -> Reply:
         reply = self._react_reply() if self.react_tools else self._tool_reply()
@@ -239,7 +248,7 @@ class Planner:
         numbers = self._numbers_for(plan, step, known, results)
         calls = []
         for i, name in enumerate(batch):
-            gen = InstanceGenerator(_tool_schema(known[name]), numbers, self._string_arg())
+            gen = InstanceGenerator(_tool_schema(known[name]), numbers, self._string_arg(), self._field)
             calls.append(ToolCallOut(_tool_id(self.seed, steps_done + i), name, json.dumps(gen.generate())))
         return Reply(content=None, tool_calls=calls, finish_reason="tool_calls")
 
@@ -253,7 +262,8 @@ class Planner:
         if steps_done < len(plan):
             name = plan[steps_done]
             numbers = self._numbers_for(plan, steps_done, self.react_tools, results)
-            args = InstanceGenerator(_tool_schema(self.react_tools[name]), numbers, self._string_arg()).generate()
+            args = InstanceGenerator(_tool_schema(self.react_tools[name]), numbers, self._string_arg(),
+                                     self._field).generate()
             return Reply(content="Thought: The current language of the user is: English. I need to use a tool to "
                                  f"help me answer the question.\nAction: {name}\nAction Input: {json.dumps(args)}")
         answer = f"The final answer is {results[-1]}." if results else self._text()
@@ -291,6 +301,10 @@ class Planner:
             pool.appendleft(previous)
         return pool
 
+    def _field(self, name: str) -> str | None:
+        # A quoted value in the prompt is what the user wants verbatim: it wins over reading by name.
+        return None if _QUOTED.search(self.user_text) else _answers.field_text(name, self.user_text)
+
     def _string_arg(self) -> str:
         quoted = _QUOTED.findall(self.user_text)
         return quoted[0] if quoted else (self.user_text[:80] or "example")
@@ -303,6 +317,7 @@ class Planner:
         results = [(names.get(m.get("tool_call_id", ""), "tool"), text_of(m.get("content")))
                    for m in turn if m.get("role") == "tool"]
         listing = ", ".join(f"{name} -> {value}" for name, value in results)
+        self.thought = _answers.final_thought(results)
         return f"Tool results: {listing}. The final answer is {results[-1][1]}."
 
     # -- text ----------------------------------------------------------------------------------
@@ -315,8 +330,15 @@ class Planner:
             n = count_parts(self.user_content, kind)
             if n:
                 notes.append(f"{n} {label}{'s' if n > 1 else ''}")
-        seen = f" I received {', '.join(notes)}." if notes else ""
-        return f"Hello from {self.request['model']}!{seen} You said: {self.user_text or '(nothing)'}"
+        parts = self.user_content if isinstance(self.user_content, list) else []
+        images = [str((p.get("image_url") or {}).get("url", "")) for p in parts
+                  if isinstance(p, dict) and p.get("type") == "image_url"]
+        history = [text_of(m.get("content")) for m in self.messages[:max(self.user_index, 0)]
+                   if m.get("role") == "user"]
+        style = _answers.style_of(self.system_text, self.user_text)
+        found = _answers.answer(self.user_text, history, self.request["model"], style, notes, images)
+        self.thought = found.thought
+        return found.text
 
     def _json_answer(self, results: list[str]) -> str | None:
         """The answer ``response_format`` asks for; numbers come from ``results`` (tool outputs)
@@ -325,19 +347,37 @@ class Planner:
         if fmt.get("type") == "json_schema":
             schema = (fmt.get("json_schema") or {}).get("schema") or {}
             numbers = deque(float(n) for text in [*results, self.user_text] for n in _NUMBER.findall(text))
-            return json.dumps(InstanceGenerator(schema, numbers, self._string_arg()).generate())
+            answer = json.dumps(InstanceGenerator(schema, numbers, self._string_arg(), self._field).generate())
+            self.thought = _answers.json_thought(answer)
+            return answer
         if fmt.get("type") == "json_object":
             prompt = " ".join(text_of(m.get("content")) for m in self.messages)
             keys = [k for k in dict.fromkeys(_QUOTED.findall(prompt)) if k.isidentifier()] or ["answer"]
             value = results[-1] if results else self.user_text or "ok"
-            return json.dumps({k: value for k in keys})
+            found = [float(n) for text in [*results, self.user_text] for n in _NUMBER.findall(text)]
+            answer = json.dumps(_answers.json_object_for(keys, self.user_text, found, value))
+            self.thought = _answers.json_thought(answer)
+            return answer
         return None
 
     def _reasoning(self, reply: Reply) -> str:
         if reply.tool_calls:
-            names = ", ".join(c.name for c in reply.tool_calls)
-            return f"The user asked: {self.user_text[:120]}. I should call {names}."
-        return f"The user asked: {self.user_text[:120]}. Let me answer directly."
+            turn = self.messages[self.user_index + 1:]
+            names = {c["id"]: c["function"]["name"] for m in turn for c in m.get("tool_calls") or []
+                     if isinstance(c, dict) and isinstance(c.get("function"), dict)}
+            results = [(names.get(m.get("tool_call_id", ""), "tool"), text_of(m.get("content")))
+                       for m in turn if m.get("role") == "tool"]
+            calls = [(c.name, _loads(c.arguments)) for c in reply.tool_calls]
+            return _answers.call_thought(self.user_text, calls, results)
+        return self.thought or "The user wants an answer; I'll reply directly."
+
+
+def _loads(arguments: str) -> dict[str, Any]:
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def apply_limits(reply: Reply, request: dict[str, Any]) -> Reply:

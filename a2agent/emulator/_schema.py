@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ._regex import sample
@@ -21,7 +21,7 @@ from ._regex import sample
 _FORMATS = {
     "date": "2026-01-01",
     "date-time": "2026-01-01T00:00:00Z",
-    "time": "12:00:00",
+    "time": "12:00:00Z",
     "email": "user@example.com",
     "uri": "https://example.com",
     "uuid": "00000000-0000-4000-8000-000000000000",
@@ -36,10 +36,14 @@ _DEEP = 4
 
 
 class InstanceGenerator:
-    def __init__(self, root: dict[str, Any], numbers: deque[float] | None = None, text: str = "example") -> None:
+    def __init__(self, root: dict[str, Any], numbers: deque[float] | None = None, text: str = "example",
+                 strings: Callable[[str], str | None] | None = None) -> None:
+        """``strings`` maps a property name to a value read off the prompt ("name" -> "Ann"), or None
+        to fall back to ``text``."""
         self.root = root
         self.numbers = numbers if numbers is not None else deque()
         self.text = text
+        self.strings = strings
 
     def generate(self, schema: dict[str, Any] | None = None, name: str = "", depth: int = 0) -> Any:
         schema = self.root if schema is None else schema
@@ -124,7 +128,8 @@ class InstanceGenerator:
         fmt = schema.get("format")
         if fmt in _FORMATS:
             return _FORMATS[fmt]
-        value = self.text
+        found = self.strings(name) if self.strings is not None and name else None
+        value = found if found is not None else self.text
         pattern = schema.get("pattern")
         if isinstance(pattern, str) and not _search(pattern, value):
             value = sample(pattern) or value

@@ -18,7 +18,7 @@ from typing_extensions import TypedDict
 from a2agent import APITimeoutError, AuthenticationError, InvalidInputError
 from a2agent.emulator import EmulatorServer
 from langchain_a2agent import ChatA2Agent
-from tests.conftest import last_request_body
+from tests.conftest import emulator_greeting, last_request_body
 from tests.langchain.common import call
 
 
@@ -81,7 +81,7 @@ async def test_response_and_usage_metadata(emu: EmulatorServer, mode: str, fmt: 
     messages = [("system", "You are a long and careful assistant. " * 10), ("human", "hi")]
     await call(llm, mode, messages)
     msg = await call(llm, mode, messages)
-    assert msg.content == "Hello from glm-5! You said: hi"
+    assert msg.content == emulator_greeting("glm-5")
     assert msg.response_metadata["model_name"] == "glm-5"
     assert msg.response_metadata["finish_reason"] == "stop"
     if fmt == "openai":
@@ -92,7 +92,8 @@ async def test_response_and_usage_metadata(emu: EmulatorServer, mode: str, fmt: 
     if fmt == "openai":  # Anthropic usage folds thinking into output_tokens, with no separate count
         assert usage["output_token_details"]["reasoning"] > 0
     assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
-    assert msg.additional_kwargs["reasoning_content"].startswith("The user asked")
+    greeting_thought = "The user is greeting me, so I'll say hello back and offer to help."
+    assert msg.additional_kwargs["reasoning_content"] == greeting_thought
     assert msg.content_blocks[0]["type"] == "reasoning"
 
 
@@ -173,21 +174,21 @@ def test_default_headers(emu: EmulatorServer) -> None:
 
 
 def test_stop_sequence_and_max_tokens_behaviour(emu: EmulatorServer) -> None:
-    assert make(emu, stop=["!"]).invoke("hi").content == "Hello from deepseek-chat"
+    assert make(emu, stop=["!"]).invoke("hi").content == "Hello"
     short = make(emu, max_tokens=2).invoke("hi")
-    assert short.content == "Hello from" and short.response_metadata["finish_reason"] == "length"
+    assert short.content == "Hello! I'm" and short.response_metadata["finish_reason"] == "length"
 
 
 def test_logprobs(emu: EmulatorServer) -> None:
     msg = make(emu, logprobs=True, top_logprobs=1).invoke("hi")
-    assert msg.response_metadata["logprobs"]["content"][0]["token"] == "Hello"
+    assert msg.response_metadata["logprobs"]["content"][0]["token"] == "Hello!"
     chunks = list(make(emu, logprobs=True).stream("hi"))
     assert any(c.response_metadata.get("logprobs") for c in chunks)
 
 
 def test_n_choices(emu: EmulatorServer) -> None:
     result = make(emu, n=2).generate([[HumanMessage("hi")]])
-    assert [g.message.content for g in result.generations[0]] == ["Hello from deepseek-chat! You said: hi"] * 2
+    assert [g.message.content for g in result.generations[0]] == [emulator_greeting("deepseek-chat")] * 2
     with pytest.raises(InvalidInputError, match="n > 1"):
         make(emu, n=2, streaming=True)
 
@@ -205,7 +206,7 @@ def test_disable_streaming_uses_plain_calls(emu: EmulatorServer) -> None:
 
 def test_streaming_flag_makes_invoke_stream(emu: EmulatorServer) -> None:
     msg = make(emu, streaming=True).invoke("hi")
-    assert msg.content.endswith("You said: hi") and last_body(emu)["stream"] is True
+    assert msg.content == emulator_greeting("deepseek-chat") and last_body(emu)["stream"] is True
 
 
 async def test_batch_and_abatch(emu: EmulatorServer) -> None:
@@ -234,7 +235,7 @@ async def test_rate_limiter_is_consulted(emu: EmulatorServer) -> None:
     llm = make(emu, rate_limiter=limiter)
     llm.invoke("hi")
     llm.invoke("hi")
-    assert "".join(str(c.content) for c in llm.stream("hi")).endswith("hi")
+    assert "".join(str(c.content) for c in llm.stream("ping")).endswith("ping")
     await llm.ainvoke("hi")
     # Once per call, each time before its request reached the server (counted there, not timed here).
     assert limiter.seen == [0, 1, 2, 3] and len(emu.requests) == 4
@@ -242,7 +243,7 @@ async def test_rate_limiter_is_consulted(emu: EmulatorServer) -> None:
 
 def test_retries_and_timeout(emu: EmulatorServer, fmt: str) -> None:
     emu.script({"status": 503, "headers": {"retry-after-ms": "10"}, "times": 2})
-    assert make(emu, api_format=fmt, max_retries=2).invoke("hi").content.endswith("hi")
+    assert make(emu, api_format=fmt, max_retries=2).invoke("ping").content.endswith("ping")
     emu.script({"delay": 30.0})  # held until the client hangs up: only the client's 0.2 s timeout can end it
     with pytest.raises(APITimeoutError):
         make(emu, api_format=fmt, timeout=0.2, max_retries=0).invoke("hi")
@@ -261,7 +262,7 @@ def test_missing_key_is_a_clear_error() -> None:
 def test_env_configuration(monkeypatch: pytest.MonkeyPatch, emu: EmulatorServer) -> None:
     monkeypatch.setenv("A2AGENT_API_KEY", emu.api_key)
     monkeypatch.setenv("A2AGENT_BASE_URL", emu.base_url)
-    assert ChatA2Agent().invoke("hi").content.endswith("hi")
+    assert ChatA2Agent().invoke("ping").content.endswith("ping")
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from a2agent import APITimeoutError, AuthenticationError, InvalidInputError
 from a2agent.emulator import EmulatorServer
 from llama_index_a2agent import A2AgentLLM
-from tests.conftest import last_request_body
+from tests.conftest import emulator_greeting, last_request_body
 
 
 def add(a: int, b: int) -> int:
@@ -74,8 +74,9 @@ MODES = ["chat", "achat", "stream", "astream"]
 @pytest.mark.parametrize("mode", MODES)
 async def test_chat_reasoning_and_usage(emu: EmulatorServer, mode: str, fmt: str) -> None:
     last, responses = await run_chat(make(emu, api_format=fmt, model="glm-5"), mode, msgs("hi"))
-    assert last.message.content == "Hello from glm-5! You said: hi"
-    assert isinstance(last.message.blocks[0], ThinkingBlock) and last.message.blocks[0].content.startswith("The user")
+    assert last.message.content == emulator_greeting("glm-5")
+    assert isinstance(last.message.blocks[0], ThinkingBlock)
+    assert last.message.blocks[0].content.startswith("The user is greeting me")
     assert last.additional_kwargs["prompt_tokens"] > 0
     if fmt == "openai":  # Anthropic usage folds thinking into output_tokens, with no separate count
         assert last.additional_kwargs["reasoning_tokens"] > 0
