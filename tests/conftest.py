@@ -20,6 +20,16 @@ def _no_ambient_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_limiters() -> Any:
+    """Every test starts with no learned rate limits: the limiter registry is per process."""
+    from a2agent._limiter import reset_limiters
+
+    reset_limiters()
+    yield
+    reset_limiters()
+
+
+@pytest.fixture(autouse=True)
 def _no_error_carries_a_key(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Every a2agent error any test creates is hunted, at the end of the test, for every API key
     registered so far (each client registers its key): the invariant holds suite-wide, not only in
