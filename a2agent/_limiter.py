@@ -40,7 +40,8 @@ from typing import Any, Protocol
 
 from ._errors import InvalidInputError, LimiterError
 
-__all__ = ["KeyLimiter", "LimiterSettings", "LimiterStats", "LocalBudget", "limiter_for", "resolve_limiter"]
+__all__ = ["KeyLimiter", "LimiterSettings", "LimiterStats", "LocalBudget", "limiter_for", "resolve_limiter",
+           "shared_limiter"]
 
 log = logging.getLogger("a2agent")
 
@@ -371,6 +372,22 @@ class KeyLimiter:
             if permit is None:
                 self._leave(waiter)
 
+    # -- pacing for callers that send requests themselves (LangChain's rate-limiter hook) ----------
+    def pace(self, blocking: bool = True, timeout: float | None = None) -> bool:
+        """Wait for this key's next turn (its pause and pace, its queue), without holding a slot."""
+        permit = self.acquire(timeout) if blocking else self._take_fast()
+        if permit is None:
+            return False
+        self.release(permit, OTHER)
+        return True
+
+    async def apace(self, blocking: bool = True, timeout: float | None = None) -> bool:
+        permit = await self.aacquire(timeout) if blocking else self._take_fast()
+        if permit is None:
+            return False
+        self.release(permit, OTHER)
+        return True
+
     def _add_wait(self, seconds: float) -> None:
         with self._lock:
             self.total_wait += seconds
@@ -407,6 +424,19 @@ def limiter_for(base_url: str, api_key: str, settings: LimiterSettings) -> KeyLi
             if isinstance(limiter.budget, LocalBudget):
                 limiter.budget.s = settings
         return limiter
+
+
+def shared_limiter(api_key: str | None = None, base_url: str | None = None,
+                   settings: LimiterSettings | Mapping[str, Any] | bool | None = None) -> KeyLimiter:
+    """The limiter every a2agent client of this key and URL uses (``A2AGENT_API_KEY`` /
+    ``A2AGENT_BASE_URL`` when not given): for code that sends requests itself and should wait its
+    turn with them (``pace()`` / ``apace()``)."""
+    from ._transport import TransportConfig
+
+    resolved = resolve_limiter(settings) or DEFAULT_SETTINGS
+    config = TransportConfig(api_key=api_key, base_url=base_url, limiter=resolved)
+    assert config.limiter is not None
+    return config.limiter
 
 
 def _make_budget(settings: LimiterSettings, base_url: str, digest: str) -> Budget:

