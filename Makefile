@@ -29,6 +29,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m bench.run --json bench/results.json --png bench/bench.png
+	$(BIN)/python -m bench.ratelimit --json bench/ratelimit.json --png bench/ratelimit.png
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
