@@ -14,8 +14,9 @@ The budget (``LocalBudget``; pure, every method takes ``now``):
   429, to 95% of what the server accepted in the second before it (requests sent then that
   succeeded); after later ones, cut by ``backoff`` (15%). 429s of requests sent before the last cut
   are the same congestion and change nothing (one cut per round trip, as TCP does);
-- without 429s the rate grows by ``growth`` (2%) per second, and after ``recover_after`` seconds
-  with no 429 the cap is lifted again;
+- without 429s the rate grows by ``growth`` (1%) plus ``growth_step`` (0.25 requests/s) per
+  second (the additive part is what makes several processes of one key converge to fair shares),
+  and after ``recover_after`` seconds with no 429 the cap is lifted again;
 - pacing is a GCRA schedule: permits are spaced ``1/rate`` apart, FIFO.
 
 A 429 the limiter absorbed (a transient one it could wait out) is retried without using the call's
@@ -61,14 +62,15 @@ class LimiterSettings:
     max_throttled_retries: int = 20
     min_rate: float = 0.5
     backoff: float = 0.9
-    growth: float = 0.02
+    growth: float = 0.01  # per second, relative to the rate ...
+    growth_step: float = 0.25  # ... plus this many requests/s per second: keys' processes converge to fair shares
     margin: float = 0.95
     recover_after: float = 30.0
     redis_url: str | None = None  # else A2AGENT_REDIS_URL; "" forces the in-process budget
     lease: float = 60.0  # seconds a Redis concurrency slot outlives a process that died holding it
 
     def __post_init__(self) -> None:
-        for name in ("max_wait", "min_rate", "growth", "recover_after", "lease"):
+        for name in ("max_wait", "min_rate", "growth", "growth_step", "recover_after", "lease"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and 0 <= value < math.inf):
                 raise InvalidInputError(f"LimiterSettings.{name} must be a finite number >= 0, got {value!r}")
@@ -142,8 +144,9 @@ class LocalBudget:
 
     name = "local"
 
-    def __init__(self, settings: LimiterSettings) -> None:
+    def __init__(self, settings: LimiterSettings, label: str = "") -> None:
         self.s = settings
+        self.label = label  # a short hash of the key, for the log
         self.in_flight = 0
         self.throttled = 0
         self.epoch = 0
@@ -162,7 +165,8 @@ class LocalBudget:
         if self.rate is None:
             return None
         dt = max(0.0, now - max(self.t_change, self.blocked_until))
-        rate = self.rate * 2.0**dt if self.slow_start else self.rate * (1.0 + self.s.growth * dt)
+        rate = (self.rate * 2.0**dt if self.slow_start
+                else self.rate * (1.0 + self.s.growth * dt) + self.s.growth_step * dt)
         return rate if self.s.max_rate is None else min(rate, self.s.max_rate)
 
     def take(self, now: float) -> tuple[float, Permit | None]:
@@ -187,7 +191,7 @@ class LocalBudget:
     def _recover(self) -> None:
         self.rate = None
         self.estimating = self.slow_start = False
-        log.info("a2agent limiter: no 429 for %.0fs, rate cap lifted", self.s.recover_after)
+        log.info("a2agent limiter %s: no 429 for %.0fs, rate cap lifted", self.label, self.s.recover_after)
 
     def give(self, permit: Permit, outcome: int, now: float, retry_after: float | None) -> str | None:
         """Account for a finished attempt; returns a log message when the rate was cut."""
@@ -243,7 +247,7 @@ class KeyLimiter:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.label = label  # a short hash of the key, for logs
-        self.budget: Budget = budget or LocalBudget(settings)
+        self.budget: Budget = budget or LocalBudget(settings, label)
         self.clock = clock
         self._lock = threading.Lock()
         self._queue: deque[_Waiter] = deque()
@@ -418,7 +422,7 @@ def limiter_for(base_url: str, api_key: str, settings: LimiterSettings) -> KeyLi
         limiter = _REGISTRY.get(entry)
         if limiter is None:
             limiter = _REGISTRY[entry] = KeyLimiter(settings, label=digest[:8],
-                                                    budget=_make_budget(settings, base_url, digest))
+                                                    budget=_make_budget(settings, base_url, digest, digest[:8]))
         elif settings != limiter.settings and settings != DEFAULT_SETTINGS:
             limiter.settings = settings
             if isinstance(limiter.budget, LocalBudget):
@@ -439,13 +443,13 @@ def shared_limiter(api_key: str | None = None, base_url: str | None = None,
     return config.limiter
 
 
-def _make_budget(settings: LimiterSettings, base_url: str, digest: str) -> Budget:
+def _make_budget(settings: LimiterSettings, base_url: str, digest: str, label: str) -> Budget:
     url = settings.redis_url if settings.redis_url is not None else os.environ.get("A2AGENT_REDIS_URL", "")
     if not url:
-        return LocalBudget(settings)
+        return LocalBudget(settings, label)
     from ._limiter_redis import RedisBudget
 
-    return RedisBudget(settings, url, hashlib.sha256(f"{base_url}\n{digest}".encode()).hexdigest()[:24])
+    return RedisBudget(settings, url, hashlib.sha256(f"{base_url}\n{digest}".encode()).hexdigest()[:24], label)
 
 
 def reset_limiters() -> None:

@@ -38,17 +38,19 @@ local rate, tchg, tat = tonumber(f[1]) or 0, tonumber(f[2]) or 0, tonumber(f[3])
 local blocked, epoch = tonumber(f[4]) or 0, tonumber(f[5]) or 0
 local lastthr, slow = tonumber(f[6]) or -1e18, f[7] == '1'
 local est, estcut, estn = f[8] == '1', tonumber(f[9]) or 0, tonumber(f[10]) or 0
-local function current(growth, maxrate)
+local function current(growth, step, maxrate)
   local dt = math.max(0, now - math.max(tchg, blocked))
-  local r = slow and rate * 2 ^ dt or rate * (1 + growth * dt)
+  local r = slow and rate * 2 ^ dt or rate * (1 + growth * dt) + step * dt
   if maxrate > 0 then r = math.min(r, maxrate) end
   return r
 end
 """
 
-# ARGV: lease id, lease seconds, max concurrency (0: none), max rate (0: none), growth, recover_after
+# ARGV: lease id, lease seconds, max concurrency (0: none), max rate (0: none), growth, recover_after,
+# growth_step
 _TAKE = _PRELUDE + """
 local maxrate = tonumber(ARGV[4])
+local recovered = '0'
 if rate == 0 and maxrate > 0 then rate = maxrate end
 if now < blocked then return {tostring(blocked - now), '0', tostring(now)} end
 local cap = tonumber(ARGV[3])
@@ -59,8 +61,9 @@ end
 if rate > 0 then
   if maxrate == 0 and now - lastthr >= tonumber(ARGV[6]) then
     redis.call('HSET', KEYS[1], 'rate', 0, 'slow', 0, 'est', 0)
+    recovered = '1'
   else
-    local interval = 1 / current(tonumber(ARGV[5]), maxrate)
+    local interval = 1 / current(tonumber(ARGV[5]), tonumber(ARGV[7]), maxrate)
     tat = math.max(tat, now - interval / 2)
     if now < tat then return {tostring(tat - now), '0', tostring(now)} end
     redis.call('HSET', KEYS[1], 'tat', tostring(tat + interval))
@@ -71,10 +74,10 @@ if cap > 0 then
   redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
   redis.call('EXPIRE', KEYS[2], @TTL@)
 end
-return {'0', tostring(epoch), tostring(now)}
+return {'0', tostring(epoch), tostring(now), recovered}
 """.replace("@TTL@", str(_TTL))
 
-# ARGV: lease id, outcome, t0, epoch, retry_after, min_rate, backoff, margin, growth, max rate
+# ARGV: lease id, outcome, t0, epoch, retry_after, min_rate, backoff, margin, growth, max rate, growth_step
 _GIVE = _PRELUDE + """
 redis.call('ZREM', KEYS[2], ARGV[1])
 local minrate, margin = tonumber(ARGV[6]), tonumber(ARGV[8])
@@ -96,7 +99,8 @@ end
 if ARGV[2] ~= '@THROTTLED@' then return 0 end
 redis.call('HINCRBY', KEYS[1], 'thr', 1)
 redis.call('HSET', KEYS[1], 'lastthr', tostring(now))
-local cur = current(tonumber(ARGV[9]), tonumber(ARGV[10]))  -- before the pause moves the growth's origin
+-- the rate now, before the pause below moves the growth's origin
+local cur = current(tonumber(ARGV[9]), tonumber(ARGV[11]), tonumber(ARGV[10]))
 local ra = tonumber(ARGV[5])
 if ra > 0 and now + ra > blocked then
   blocked = now + ra
@@ -126,8 +130,9 @@ return 1
 class RedisBudget:
     """``Budget`` over Redis; falls back to a ``LocalBudget`` (once, with a warning) on any Redis error."""
 
-    def __init__(self, settings: LimiterSettings, url: str, name: str) -> None:
+    def __init__(self, settings: LimiterSettings, url: str, name: str, label: str = "") -> None:
         self.s = settings
+        self.label = label
         self._url = url
         self.keys = [f"a2agent:limiter:{name}:{part}" for part in ("state", "slots", "recent")]
         self.fallback: LocalBudget | None = None
@@ -150,7 +155,7 @@ class RedisBudget:
         where = self._url.rsplit("@", 1)[-1]  # no password in the log
         log.warning("a2agent limiter: Redis at %s unusable (%s); using the in-process limiter", where,
                     type(exc).__name__)
-        self.fallback = LocalBudget(self.s)
+        self.fallback = LocalBudget(self.s, self.label)
         return self.fallback
 
     def take(self, now: float) -> tuple[float, Permit | None]:
@@ -161,8 +166,8 @@ class RedisBudget:
         try:
             if self._client is None:
                 self._connect()
-            wait, epoch, t0 = self._take(keys=self.keys, args=[
-                lease, s.lease, s.max_concurrency or 0, s.max_rate or 0, s.growth, s.recover_after])
+            wait, epoch, t0, *rest = self._take(keys=self.keys, args=[
+                lease, s.lease, s.max_concurrency or 0, s.max_rate or 0, s.growth, s.recover_after, s.growth_step])
         except Exception as exc:  # ImportError, connection, timeout, script errors: all mean "no Redis"
             return self._fall_back(exc).take(now)
         wait = float(wait)
@@ -170,6 +175,9 @@ class RedisBudget:
             return _SLOT_POLL, None
         if wait > 0:
             return wait, None
+        if rest and rest[0] == b"1":
+            log.info("a2agent limiter %s: no 429 for %.0fs, rate cap lifted (shared through Redis)", self.label,
+                     s.recover_after)
         return 0.0, Permit(float(t0), int(float(epoch)), lease)
 
     def give(self, permit: Permit, outcome: int, now: float, retry_after: float | None) -> str | None:
@@ -179,7 +187,7 @@ class RedisBudget:
         try:
             cut = self._give(keys=self.keys, args=[
                 permit.lease, outcome, repr(permit.t0), permit.epoch, retry_after or 0, s.min_rate, s.backoff,
-                s.margin, s.growth, s.max_rate or 0])
+                s.margin, s.growth, s.max_rate or 0, s.growth_step])
         except Exception as exc:
             self._fall_back(exc)
             return None

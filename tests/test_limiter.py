@@ -7,6 +7,7 @@ code is right); nothing asserts how long anything took.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import threading
 from typing import Any
@@ -53,18 +54,19 @@ def test_first_429_paces_at_what_the_server_accepted_and_pauses_everyone_once() 
 
 
 def test_later_429s_cut_by_backoff_and_the_rate_grows_back() -> None:
-    s = LimiterSettings(backoff=0.9, growth=0.02)
+    s = LimiterSettings(backoff=0.9, growth=0.02, growth_step=0.25)
     budget = LocalBudget(s)
     permits = burst(budget, 11)
     for p in permits[:10]:
         budget.give(p, OK, 0.0, None)
     budget.give(permits[10], THROTTLED, 0.0, None)
     assert budget.rate == pytest.approx(9.5)
-    assert budget.current_rate(10.0) == pytest.approx(9.5 * 1.2)  # +2% a second
+    grown = 9.5 * 1.2 + 2.5  # +2% and +0.25 req/s a second
+    assert budget.current_rate(10.0) == pytest.approx(grown)
     _, permit = budget.take(10.0)
     assert permit is not None and permit.epoch == 1
     budget.give(permit, THROTTLED, 10.0, 0.5)
-    assert budget.rate == pytest.approx(9.5 * 1.2 * 0.9)
+    assert budget.rate == pytest.approx(grown * 0.9)
     assert budget.blocked_until == pytest.approx(10.5)
 
 
@@ -77,6 +79,22 @@ def test_no_429_for_recover_after_lifts_the_cap() -> None:
     budget.give(permits[2], OK, 1.0, None)
     assert budget.take(29.0)[1] is not None and budget.rate is not None
     assert budget.take(31.0)[1] is not None and budget.rate is None  # recovered: uncapped again
+
+
+def test_back_off_and_recovery_are_logged_once_each_with_the_short_hash(caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    limiter = limiter_for("http://log.test/v1", KEY, LimiterSettings(recover_after=30.0))
+    limiter.clock = lambda: now[0]
+    with caplog.at_level(logging.INFO, logger="a2agent"):
+        permits = [limiter.acquire(timeout=1.0) for _ in range(3)]
+        limiter.release(permits[0], OK)
+        limiter.release(permits[1], THROTTLED, 0.5)
+        limiter.release(permits[2], THROTTLED, 0.5)  # the same congestion: no second line
+        now[0] = 40.0
+        limiter.release(limiter.acquire(timeout=1.0), OK)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2 and "backing off" in lines[0] and "cap lifted" in lines[1]
+    assert all(limiter.label in line and KEY not in line for line in lines)
 
 
 def test_a_429_with_no_success_before_it_starts_slow_and_doubles() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +110,20 @@ def test_processes_sharing_a_key_through_redis_all_finish(fresh: str) -> None:
     assert [p.returncode for p in procs] == [0, 0, 0], [o[1][-2000:] for o in outs]
     assert [o[0].strip() for o in outs] == ["redis"] * 3
     assert sum(ok for _, ok in emu.state.arrivals) == 24
+
+
+def test_the_shared_cap_is_lifted_after_recover_after(fresh: str, caplog: pytest.LogCaptureFixture) -> None:
+    a = process(fresh, recover_after=0.2)
+    permits = [a.acquire(timeout=5) for _ in range(2)]
+    a.release(permits[0], OK)
+    a.release(permits[1], THROTTLED, None)
+    assert a.stats().rate is not None
+    with caplog.at_level(logging.INFO, logger="a2agent"):
+        wait_out = process(fresh, recover_after=0.2)
+        for _ in range(200):  # Redis's clock decides; each try is a bounded wait
+            a.release(wait_out.acquire(timeout=5), OK)
+            if a.stats().rate is None:
+                break
+            threading.Event().wait(0.01)
+    assert a.stats().rate is None
+    assert any("cap lifted" in r.getMessage() for r in caplog.records)
