@@ -12,7 +12,8 @@ The budget (``LocalBudget``; pure, every method takes ``now``):
 - on a 429 the whole key slows down: every waiting call waits out the server's ``retry-after-ms`` /
   ``Retry-After`` once (one shared pause, not one per call), and the rate is set: after the first
   429, to 95% of what the server accepted in the second before it (requests sent then that
-  succeeded); after later ones, cut by ``backoff`` (15%). 429s of requests sent before the last cut
+  succeeded; with none, a slow start from 1/s doubling every second); after later ones, cut by
+  ``backoff`` (to 90%). 429s of requests sent before the last cut
   are the same congestion and change nothing (one cut per round trip, as TCP does);
 - without 429s the rate grows by ``growth`` (1%) plus ``growth_step`` (0.25 requests/s) per
   second (the additive part is what makes several processes of one key converge to fair shares),
