@@ -17,6 +17,7 @@ from a2agent.emulator import EmulatorServer
 from tests.conftest import Api
 
 PAYLOAD = {"model": "deepseek-chat", "messages": [{"role": "user", "content": "hi"}]}
+FAST = {"min_rate": 50.0}  # after a 429 with no success before it, pace from 50/s rather than 1/s: quick tests
 THROTTLE = {"status": 429, "headers": {"retry-after-ms": "20"},
             "body": {"error": {"message": "Rate limit exceeded", "type": "rate_limit_error"}}}
 
@@ -28,7 +29,7 @@ def make(mode: str, emu: EmulatorServer, **kw: Any) -> Api:
 async def test_a_batch_over_the_rate_limit_finishes(mode: str, emu: EmulatorServer) -> None:
     emu.state.config.rate_limit = (8, 0.25)
     api = make(mode, emu)
-    calls = 40
+    calls = 24
     if mode == "async":
         sem = asyncio.Semaphore(16)
 
@@ -66,7 +67,7 @@ async def test_a_batch_over_the_rate_limit_finishes(mode: str, emu: EmulatorServ
 
 async def test_an_absorbed_429_does_not_use_the_retry_budget(mode: str, emu: EmulatorServer) -> None:
     emu.script({**THROTTLE, "times": 3})
-    api = make(mode, emu, max_retries=0)
+    api = make(mode, emu, max_retries=0, limiter=FAST)
     assert (await api.chat(PAYLOAD))["choices"][0]["message"]["content"]
     assert len(emu.requests) == 4 and api.sleeps == []  # waited in the limiter, not retried by the policy
     assert api.client.limiter_stats().throttled == 3
@@ -75,7 +76,7 @@ async def test_an_absorbed_429_does_not_use_the_retry_budget(mode: str, emu: Emu
 
 async def test_absorbed_429s_are_bounded_then_the_policy_decides(mode: str, emu: EmulatorServer) -> None:
     emu.script({**THROTTLE, "times": 10})
-    api = make(mode, emu, max_retries=1, limiter={"max_throttled_retries": 2})
+    api = make(mode, emu, max_retries=1, limiter={**FAST, "max_throttled_retries": 2})
     with pytest.raises(RateLimitError):
         await api.chat(PAYLOAD)
     assert len(emu.requests) == 4  # 2 absorbed, then the first attempt and its one retry
@@ -93,7 +94,7 @@ async def test_a_quota_429_is_not_absorbed(mode: str, emu: EmulatorServer) -> No
 
 async def test_a_stream_holds_its_slot_until_it_ends(mode: str, emu: EmulatorServer) -> None:
     emu.script(THROTTLE)
-    api = make(mode, emu, limiter={"max_concurrency": 1}, max_retries=0)
+    api = make(mode, emu, limiter={**FAST, "max_concurrency": 1}, max_retries=0)
     stream = api.client.stream_chat_completions(PAYLOAD)
     first = next(iter(stream)) if mode == "sync" else await stream.__anext__()
     assert first and api.client.limiter_stats().in_flight == 1  # the 429 was absorbed; the stream is open
