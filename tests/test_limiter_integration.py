@@ -151,3 +151,20 @@ def test_adapters_pass_the_setting_through(emu: EmulatorServer) -> None:
     rate_limiter = A2AgentRateLimiter(api_key=emu.api_key, base_url=emu.base_url)
     assert rate_limiter.acquire() and emu.api_key not in repr(rate_limiter)
     assert rate_limiter.stats().key == chat.limiter_stats().key
+
+
+def test_a_langchain_model_of_another_package_waits_its_turn_through_the_rate_limiter(emu: EmulatorServer) -> None:
+    from langchain_openai import ChatOpenAI
+
+    from langchain_a2agent import A2AgentRateLimiter, ChatA2Agent
+
+    ours = ChatA2Agent(base_url=emu.base_url, api_key=emu.api_key)
+    shared = ours.client.config.limiter
+    assert shared is not None
+    held = shared.acquire(timeout=1.0)
+    shared.release(held, 2)
+    other = ChatOpenAI(model="deepseek-chat", base_url=emu.base_url, api_key=emu.api_key,  # type: ignore[arg-type]
+                       rate_limiter=A2AgentRateLimiter(api_key=emu.api_key, base_url=emu.base_url))
+    shared.budget.blocked_until = shared.clock() + 0.3  # as after a 429 seen by ChatA2Agent
+    assert other.invoke("hi").content
+    assert shared.stats().total_wait > 0  # it waited out the key's pause in the shared queue
