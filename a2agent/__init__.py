@@ -1,7 +1,7 @@
 """a2agent: the framework-free core for the A2Agent LLM gateway (httpx + pydantic only).
 
-One transport (sync and async) with auth, retries with back-off, typed errors, SSE decoding and
-stream accumulation; both the LangChain and LlamaIndex adapters sit on top of it.
+One transport (sync and async) with auth, a per-key rate limiter, retries with back-off, typed
+errors, SSE decoding and stream accumulation; both the LangChain and LlamaIndex adapters sit on top of it.
 
 Module map (data flows top to bottom and back):
     _client.py     A2AgentClient / AsyncA2AgentClient, ChatStream: payload -> codec -> transport
@@ -10,6 +10,8 @@ Module map (data flows top to bottom and back):
     _openai.py     the OpenAI chat-completions codec (the canonical shape: a pass-through)
     _anthropic.py  the Anthropic Messages codec (requests, responses, stream events)
     _transport.py  the only httpx importer: requests, pools, error mapping, the retry loops
+    _limiter.py    the per-key limiter (concurrency, adaptive rate from 429s): pure budget + waiting
+    _limiter_redis.py  the limiter's budget in Redis, shared by processes (the ``[redis]`` extra)
     _retry.py      the pure retry policy (what is retried, how long to wait)
     _errors.py     the error tree and the one scrubbing point for API keys
     _sse.py        the sans-IO Server-Sent Events decoder
@@ -36,12 +38,14 @@ from ._errors import (
     ConflictError,
     InternalServerError,
     InvalidInputError,
+    LimiterError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
     StreamError,
     UnprocessableEntityError,
 )
+from ._limiter import LimiterSettings, LimiterStats
 from ._retry import RetryPolicy
 from ._sse import ServerSentEvent, SSEDecoder
 from ._stream import StreamAccumulator
@@ -64,6 +68,9 @@ __all__ = [
     "ConflictError",
     "InternalServerError",
     "InvalidInputError",
+    "LimiterError",
+    "LimiterSettings",
+    "LimiterStats",
     "ModelProfile",
     "NotFoundError",
     "PermissionDeniedError",

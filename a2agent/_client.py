@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._codec import DONE, Codec, get_codec
 from ._errors import APIResponseError, InvalidInputError, StreamError, scrub_exception
+from ._limiter import LimiterSettings, LimiterStats, resolve_limiter
 from ._retry import RetryPolicy
 from ._sse import ServerSentEvent
 from ._stream import StreamAccumulator, completion_to_chunk
@@ -20,16 +21,19 @@ if TYPE_CHECKING:
 __all__ = ["A2AgentClient", "AsyncA2AgentClient", "AsyncChatStream", "ChatStream"]
 
 
+LimiterArg = LimiterSettings | Mapping[str, Any] | bool | None
+
+
 class _ClientBase:
     """What the sync and async clients share: configuration, the codec, request bodies."""
 
     def __init__(self, *, api_key: str | None, base_url: str | None, timeout: Timeout | object,
                  max_retries: int | None, default_headers: Mapping[str, str] | None,
-                 retry_policy: RetryPolicy | None, api_format: str) -> None:
+                 retry_policy: RetryPolicy | None, api_format: str, limiter: LimiterArg) -> None:
         self._codec: Codec = get_codec(api_format)
         self.config = TransportConfig(api_key=api_key, base_url=base_url, timeout=timeout,
                                       max_retries=max_retries, default_headers=default_headers,
-                                      policy=retry_policy)
+                                      policy=retry_policy, limiter=resolve_limiter(limiter))
 
     @property
     def api_format(self) -> str:
@@ -38,6 +42,11 @@ class _ClientBase:
     @property
     def base_url(self) -> str:
         return self.config.base_url
+
+    def limiter_stats(self) -> LimiterStats | None:
+        """The key's limiter state (shared with every client of this URL and key), None when off."""
+        limiter = self.config.limiter
+        return None if limiter is None else limiter.stats()
 
     def _body(self, payload: Mapping[str, Any], stream: bool) -> dict[str, Any]:
         validate_chat_payload(payload)
@@ -199,15 +208,20 @@ class AsyncChatStream:
 
 
 class A2AgentClient(_ClientBase):
-    """Synchronous A2Agent client. Key from ``api_key`` or ``A2AGENT_API_KEY``."""
+    """Synchronous A2Agent client. Key from ``api_key`` or ``A2AGENT_API_KEY``.
+
+    ``limiter``: the per-key rate limiter (on by default; ``LimiterSettings`` or a dict of its
+    fields to configure it, ``False`` to switch it off). See ``limiter_stats()``.
+    """
 
     def __init__(self, *, api_key: str | None = None, base_url: str | None = None,
                  timeout: Timeout | object = None, max_retries: int | None = None,
                  default_headers: Mapping[str, str] | None = None, http_client: httpx.Client | None = None,
                  api_format: str = "openai", retry_policy: RetryPolicy | None = None,
-                 _sleep: Callable[[float], None] | None = None) -> None:
+                 limiter: LimiterArg = None, _sleep: Callable[[float], None] | None = None) -> None:
         super().__init__(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries,
-                         default_headers=default_headers, retry_policy=retry_policy, api_format=api_format)
+                         default_headers=default_headers, retry_policy=retry_policy, api_format=api_format,
+                         limiter=limiter)
         kwargs = {"sleep": _sleep} if _sleep is not None else {}
         self._transport = SyncTransport(self.config, http_client, **kwargs)
 
@@ -244,9 +258,11 @@ class AsyncA2AgentClient(_ClientBase):
                  timeout: Timeout | object = None, max_retries: int | None = None,
                  default_headers: Mapping[str, str] | None = None,
                  http_client: httpx.AsyncClient | None = None, api_format: str = "openai",
-                 retry_policy: RetryPolicy | None = None, _sleep: Callable[[float], Any] | None = None) -> None:
+                 retry_policy: RetryPolicy | None = None, limiter: LimiterArg = None,
+                 _sleep: Callable[[float], Any] | None = None) -> None:
         super().__init__(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries,
-                         default_headers=default_headers, retry_policy=retry_policy, api_format=api_format)
+                         default_headers=default_headers, retry_policy=retry_policy, api_format=api_format,
+                         limiter=limiter)
         kwargs = {"sleep": _sleep} if _sleep is not None else {}
         self._transport = AsyncTransport(self.config, http_client, **kwargs)
 

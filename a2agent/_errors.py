@@ -13,8 +13,10 @@
     │   ├── UnprocessableEntityError   422
     │   ├── RateLimitError             429   (``is_quota_exhausted`` for balance/quota 429s)
     │   └── InternalServerError        >=500
-    └── APIResponseError                      a 200 response that cannot be used (not a completion, no events)
-        └── StreamError                       an error event, or a malformed event, inside a 200 stream
+    ├── APIResponseError                      a 200 response that cannot be used (not a completion, no events)
+    │   └── StreamError                       an error event, or a malformed event, inside a 200 stream
+    └── LimiterError                          the client-side rate limiter gave up waiting (``reason``:
+                                              "timeout" or "queue_full"); nothing was sent for that attempt
 
 Scrubbing is enforced by the classes themselves, so a new error path cannot forget it: every API
 key a client was configured with is registered here (``register_secret``), and ``A2AgentError``
@@ -43,6 +45,7 @@ __all__ = [
     "ConflictError",
     "InternalServerError",
     "InvalidInputError",
+    "LimiterError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -311,6 +314,15 @@ class APIResponseError(A2AgentError):
 
 class StreamError(APIResponseError):
     """An error event, or a malformed event, arrived inside a stream that had started with 200."""
+
+
+class LimiterError(A2AgentError):
+    """The rate limiter gave up: a call waited past its timeout or ``LimiterSettings.max_wait``
+    (``reason="timeout"``), or too many calls were already waiting (``reason="queue_full"``)."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {

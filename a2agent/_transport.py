@@ -38,10 +38,12 @@ from ._errors import (
     APIResponseError,
     APITimeoutError,
     InvalidInputError,
+    RateLimitError,
     make_status_error,
     register_secret,
     scrub_exception,
 )
+from ._limiter import OK, OTHER, THROTTLED, KeyLimiter, LimiterSettings, Permit, limiter_for
 from ._retry import RetryPolicy
 from ._sse import ServerSentEvent, SSEDecoder
 from ._validate import (
@@ -85,7 +87,7 @@ class TransportConfig:
     """Resolved, validated connection settings. ``repr`` never shows the key."""
 
     __slots__ = ("__weakref__", "_api_key", "_base_headers", "_default_timeout", "base_url", "default_headers",
-                 "policy", "timeout")
+                 "limiter", "policy", "timeout")
 
     def __init__(
         self,
@@ -96,6 +98,7 @@ class TransportConfig:
         max_retries: int | None = None,
         default_headers: Mapping[str, str] | None = None,
         policy: RetryPolicy | None = None,
+        limiter: LimiterSettings | None = None,
     ) -> None:
         key = check_api_key(api_key if api_key is not None else os.environ.get("A2AGENT_API_KEY"))
         register_secret(key, self)  # from here on, no a2agent error can carry this key
@@ -109,6 +112,8 @@ class TransportConfig:
         self.default_headers = check_headers(default_headers)
         self._base_headers: dict[str, str] | None = None
         self._default_timeout: tuple[Any, dict[str, Any]] | None = None
+        # One limiter per (base URL, key) in the process, shared with every other client of the key.
+        self.limiter: KeyLimiter | None = limiter_for(self.base_url, key, limiter) if limiter else None
 
     @property
     def api_key(self) -> str:
@@ -284,7 +289,8 @@ async def _adrain(response: httpx.Response, chunks: AsyncIterator[bytes]) -> Non
 class _Call:
     """One logical request across its attempts; everything the twin loops share that is not I/O."""
 
-    __slots__ = ("attempts", "config", "method", "request", "url")
+    __slots__ = ("absorbed", "attempts", "config", "limiter", "method", "permit", "request", "retry_after", "status",
+                 "timeout", "url", "waited")
 
     def __init__(self, config: TransportConfig, client: httpx.Client | httpx.AsyncClient | None, method: str,
                  path: str, payload: Any, timeout: Timeout | object, extra: Mapping[str, str] | None,
@@ -295,6 +301,13 @@ class _Call:
         self.method = method
         self.url = config.base_url + path
         self.attempts = 0
+        self.limiter = config.limiter
+        self.permit: Permit | None = None
+        self.status = 0  # of the current attempt's response; 0: none (yet)
+        self.retry_after: float | None = None
+        self.absorbed = 0  # 429s the limiter waited out for this call (not counted as attempts)
+        self.waited = 0.0  # seconds spent in the limiter, all attempts together
+        self.timeout = timeout
         if stream:
             extra = {**(extra or {}), "Accept": "text/event-stream"}
         content = encode_json(payload) if payload is not None else None
@@ -310,6 +323,52 @@ class _Call:
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             raise InvalidInputError(f"Cannot build a request for {self.url!r}: {exc}") from scrub_exception(exc)
 
+    # -- the limiter: every attempt holds a permit from before it is sent until it ended ---------
+    def _wait_limit(self) -> float | None:
+        """What is left of the call's timeout for waiting in the limiter (it counts against it)."""
+        timeout = self.config.timeout if self.timeout is None else self.timeout
+        seconds = timeout if isinstance(timeout, int | float) else getattr(timeout, "read", None)
+        return None if seconds is None else seconds - self.waited
+
+    def enter(self) -> None:
+        self.status = 0
+        if self.limiter is not None:
+            self.permit = permit = self.limiter.acquire(self._wait_limit(), self.waited, self.absorbed > 0)
+            self.waited += permit.waited
+
+    async def aenter(self) -> None:
+        self.status = 0
+        if self.limiter is not None:
+            self.permit = permit = await self.limiter.aacquire(self._wait_limit(), self.waited, self.absorbed > 0)
+            self.waited += permit.waited
+
+    def leave(self) -> None:
+        permit = self.permit
+        if permit is not None:
+            self.permit = None
+            status = self.status
+            if status == 429:
+                self.limiter.release(permit, THROTTLED, self.retry_after)  # type: ignore[union-attr]
+            else:
+                self.limiter.release(permit, OK if 0 < status < 400 else OTHER)  # type: ignore[union-attr]
+
+    def absorb(self, error: A2AgentError) -> bool:
+        """True when the limiter takes a transient 429 on itself: the call waits in the limiter (the
+        shared pause, then its pace) and is sent again without using a retry."""
+        limiter = self.limiter
+        if (limiter is None or not isinstance(error, RateLimitError)
+                or self.absorbed >= limiter.settings.max_throttled_retries):
+            return False
+        policy = self.config.policy
+        if not policy.should_retry_status(429, error.headers, error.body):
+            return False
+        if error.retry_after is not None and error.retry_after > policy.max_retry_after:
+            return False
+        self.absorbed += 1
+        self.attempts -= 1
+        log.debug("a2agent: %s %s got 429; waiting in the limiter (%d)", self.method, self.url, self.absorbed)
+        return True
+
     def transport_error(self, exc: Exception) -> A2AgentError:
         error = _map_httpx_error(exc, self.method, self.url, self.attempts)
         if error is None:
@@ -318,11 +377,15 @@ class _Call:
 
     def status_error(self, response: httpx.Response) -> A2AgentError:
         headers = dict(response.headers)
+        self.retry_after = self.config.policy.server_wait(headers)
         return make_status_error(response.status_code, _decode_body(response.content), headers=headers,
                                  method=self.method, url=self.url, attempts=self.attempts,
-                                 retry_after=self.config.policy.server_wait(headers))
+                                 retry_after=self.retry_after)
 
     def retry_delay(self, error: A2AgentError) -> float | None:
+        """Seconds to sleep before the next attempt (0: none, the limiter paces it), or None: raise."""
+        if self.status == 429 and self.absorb(error):
+            return 0.0
         delay = self.config.policy.retry_delay(self.attempts, error)
         if delay is not None:
             log.info("a2agent: %s %s failed with %s; retry %d of %d in %.2fs", self.method, self.url,
@@ -372,18 +435,23 @@ class SyncTransport:
         call = _Call(self.config, self._client, method, path, payload, timeout, headers)
         while True:
             call.attempts += 1
+            call.enter()
             try:
                 response = self._send(call.request, stream=False)
             except httpx.RequestError as exc:
                 error = call.transport_error(exc)
             else:
+                call.status = response.status_code
                 if response.status_code < 400:
                     return _decode_body(response.content)
                 error = call.status_error(response)
+            finally:
+                call.leave()
             delay = call.retry_delay(error)
             if delay is None:
                 raise error
-            self._sleep(delay)
+            if delay:
+                self._sleep(delay)
 
     def stream(self, path: str, payload: Any, *, is_end: Callable[[ServerSentEvent], bool] = _never,
                timeout: Timeout | object = None,
@@ -396,8 +464,10 @@ class SyncTransport:
             call.attempts += 1
             delivered = False
             head = b""
+            call.enter()  # the permit is held until the stream ends
             try:
                 response = self._send(call.request, stream=True)
+                call.status = response.status_code
                 try:
                     if response.status_code >= 400:
                         response.read()
@@ -428,10 +498,13 @@ class SyncTransport:
                     response.close()
             except httpx.RequestError as exc:
                 error = call.transport_error(exc)
+            finally:
+                call.leave()
             delay = None if delivered else call.retry_delay(error)
             if delay is None:
                 raise error
-            self._sleep(delay)
+            if delay:
+                self._sleep(delay)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -485,18 +558,23 @@ class AsyncTransport:
         call = _Call(self.config, self._client, method, path, payload, timeout, headers)
         while True:
             call.attempts += 1
+            await call.aenter()
             try:
                 response = await self._send(call.request, stream=False)
             except httpx.RequestError as exc:
                 error = call.transport_error(exc)
             else:
+                call.status = response.status_code
                 if response.status_code < 400:
                     return _decode_body(response.content)
                 error = call.status_error(response)
+            finally:
+                call.leave()
             delay = call.retry_delay(error)
             if delay is None:
                 raise error
-            await self._sleep(delay)
+            if delay:
+                await self._sleep(delay)
 
     async def stream(self, path: str, payload: Any, *, is_end: Callable[[ServerSentEvent], bool] = _never,
                      timeout: Timeout | object = None,
@@ -508,8 +586,10 @@ class AsyncTransport:
             call.attempts += 1
             delivered = False
             head = b""
+            await call.aenter()  # the permit is held until the stream ends
             try:
                 response = await self._send(call.request, stream=True)
+                call.status = response.status_code
                 try:
                     if response.status_code >= 400:
                         await response.aread()
@@ -541,10 +621,13 @@ class AsyncTransport:
                     await response.aclose()
             except httpx.RequestError as exc:
                 error = call.transport_error(exc)
+            finally:
+                call.leave()
             delay = None if delivered else call.retry_delay(error)
             if delay is None:
                 raise error
-            await self._sleep(delay)
+            if delay:
+                await self._sleep(delay)
 
     async def aclose(self) -> None:
         """Close this loop's pool now; pools of other loops close when their loop shuts down."""

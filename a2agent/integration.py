@@ -13,7 +13,8 @@ private modules, so the core can be rearranged behind this list. What is here:
   the sorting of unknown constructor arguments (typos refused, request parameters moved into the
   body with a warning), and the conversion of a pydantic ``ValidationError`` into an
   ``InvalidInputError``;
-- ``missing_extra``: the error an adapter package raises when its framework is not installed.
+- ``missing_extra``: the error an adapter package raises when its framework is not installed;
+- ``shared_limiter`` (``_limiter.py``): the per-key limiter, for framework rate-limiter hooks.
 """
 
 from ._canonical import (
@@ -28,12 +29,14 @@ from ._canonical import (
     token_details,
 )
 from ._extras import missing_extra
+from ._limiter import KeyLimiter, shared_limiter
 from ._stream import ChoiceState, StreamAccumulator
 from ._validate import check_sampling, invalid_input, split_unknown_arguments
 
 __all__ = [
     "TOOL_ERROR_KEY",
     "ChoiceState",
+    "KeyLimiter",
     "StreamAccumulator",
     "check_sampling",
     "forced_tool_choice_allowed",
@@ -43,6 +46,7 @@ __all__ = [
     "normalize_tool_choice",
     "reasoning_for_request",
     "relax_forced_tool_choice",
+    "shared_limiter",
     "split_tool_attachments",
     "split_unknown_arguments",
     "to_strict_json_schema",

@@ -1,4 +1,4 @@
-"""LangChain integration for the A2Agent gateway: ``ChatA2Agent``."""
+"""LangChain integration for the A2Agent gateway: ``ChatA2Agent`` (and ``A2AgentRateLimiter``)."""
 
 # langchain-core first, at the shallowest nesting: its own import costs ~50 ms more when it runs
 # nested below other modules' imports (measured with plain module chains), whoever imports it.
@@ -10,5 +10,6 @@ except ModuleNotFoundError as exc:
     raise missing_extra(exc, "langchain_a2agent", "langchain") from None
 
 from langchain_a2agent.chat_models import ChatA2Agent
+from langchain_a2agent.rate_limiters import A2AgentRateLimiter
 
-__all__ = ["ChatA2Agent"]
+__all__ = ["A2AgentRateLimiter", "ChatA2Agent"]

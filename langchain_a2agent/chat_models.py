@@ -21,7 +21,7 @@ from langchain_core.utils.function_calling import convert_to_json_schema, conver
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, model_validator
 
-from a2agent import A2AgentClient, AsyncA2AgentClient, InvalidInputError, get_model_profile
+from a2agent import A2AgentClient, AsyncA2AgentClient, InvalidInputError, LimiterStats, get_model_profile
 from a2agent.integration import (
     check_sampling,
     forced_tool_choice_allowed,
@@ -172,6 +172,9 @@ class ChatA2Agent(BaseChatModel):
                                     description="Your own httpx.Client for sync calls (used as is, never closed).")
     http_async_client: Any | None = Field(default=None, exclude=True,
                                           description="Your own httpx.AsyncClient for async calls.")
+    limiter: Any = Field(default=None, exclude=True,
+                         description="Per-key rate limiter: None (on, defaults), False (off), a2agent.LimiterSettings "
+                                     "or a dict; its state: model.limiter_stats().")
 
     _client: A2AgentClient | None = PrivateAttr(default=None)
     _async_client: AsyncA2AgentClient | None = PrivateAttr(default=None)
@@ -220,7 +223,7 @@ class ChatA2Agent(BaseChatModel):
     def _client_kwargs(self) -> dict[str, Any]:
         return {"api_key": self.api_key.get_secret_value() if self.api_key else None, "base_url": self.base_url,
                 "timeout": self.timeout, "max_retries": self.max_retries, "default_headers": self.default_headers,
-                "api_format": self.api_format}
+                "api_format": self.api_format, "limiter": self.limiter}
 
     @property
     def client(self) -> A2AgentClient:
@@ -233,6 +236,10 @@ class ChatA2Agent(BaseChatModel):
         if self._async_client is None:
             self._async_client = AsyncA2AgentClient(**self._client_kwargs(), http_client=self.http_async_client)
         return self._async_client
+
+    def limiter_stats(self) -> LimiterStats | None:
+        """The key's rate-limiter state (shared by every client of this URL and key), None when off."""
+        return self.client.limiter_stats()
 
     # -- LangChain plumbing --------------------------------------------------------------------
     @property

@@ -34,7 +34,7 @@ from llama_index.core.llms.utils import parse_partial_json
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.types import Model, PydanticProgramMode
 
-from a2agent import A2AgentClient, AsyncA2AgentClient, InvalidInputError, get_model_profile
+from a2agent import A2AgentClient, AsyncA2AgentClient, InvalidInputError, LimiterStats, get_model_profile
 from a2agent.integration import (
     check_sampling,
     invalid_input,
@@ -126,6 +126,9 @@ class A2AgentLLM(FunctionCallingLLM):
     context_window: int | None = Field(default=None, gt=0, description="Override the catalogue value.")
     num_output: int | None = Field(default=None, gt=0, description="Override the catalogue value.")
     is_function_calling: bool | None = Field(default=None, description="Override the catalogue value.")
+    limiter: Any = Field(default=None, exclude=True, description=(
+        "Per-key rate limiter: None (on, defaults), False (off), a2agent.LimiterSettings or a dict; "
+        "its state: llm.limiter_stats()."))
 
     _client: A2AgentClient = PrivateAttr()
     _aclient: AsyncA2AgentClient = PrivateAttr()
@@ -149,7 +152,7 @@ class A2AgentLLM(FunctionCallingLLM):
                         "top_logprobs": self.top_logprobs, "seed": self.seed, "stop": self.stop}, "A2AgentLLM")
         common: dict[str, Any] = {"api_key": key, "base_url": self.api_base, "timeout": self.timeout,
                   "max_retries": self.max_retries, "default_headers": self.default_headers,
-                  "api_format": self.api_format}
+                  "api_format": self.api_format, "limiter": self.limiter}
         # The core resolves A2AGENT_API_KEY / A2AGENT_BASE_URL and raises InvalidInputError without a key.
         self._client = A2AgentClient(**common, http_client=http_client)
         self._aclient = AsyncA2AgentClient(**common, http_client=async_http_client)
@@ -163,6 +166,10 @@ class A2AgentLLM(FunctionCallingLLM):
     @classmethod
     def class_name(cls) -> str:
         return "A2AgentLLM"
+
+    def limiter_stats(self) -> LimiterStats | None:
+        """The key's rate-limiter state (shared by every client of this URL and key), None when off."""
+        return self._client.limiter_stats()
 
     @property
     def metadata(self) -> LLMMetadata:

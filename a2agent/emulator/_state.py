@@ -47,6 +47,9 @@ class EmulatorState:
         self._windows: dict[str, deque[float]] = {}
         self._prefixes: set[tuple[str, int]] = set()
         self.requests: list[dict[str, Any]] = []
+        # Under a rate limit: every arrival at the gate as (clock time, admitted), and the 429 count.
+        self.arrivals: list[tuple[float, bool]] = []
+        self.throttled = 0
 
     # -- script ----------------------------------------------------------------------------------
     def script(self, *entries: dict[str, Any]) -> None:
@@ -77,6 +80,8 @@ class EmulatorState:
             self._windows.clear()
             self._prefixes.clear()
             self.requests.clear()
+            self.arrivals.clear()
+            self.throttled = 0
 
     def record(self, path: str, body: Any, headers: dict[str, str], client_port: int | None = None) -> None:
         safe = {k: v for k, v in headers.items() if k.lower() not in ("authorization", "x-api-key")}
@@ -93,7 +98,8 @@ class EmulatorState:
         return status
 
     def take_rate_slot(self, key: str) -> float | None:
-        """Record a request; return seconds until a slot frees when the key is over its limit."""
+        """Record a request; return seconds until a slot frees when the key is over its limit.
+        Arrivals are logged (``arrivals``, ``throttled``) so rates can be measured server-side."""
         limit = self.config.rate_limit
         if limit is None:
             return None
@@ -104,8 +110,11 @@ class EmulatorState:
             while window and now - window[0] >= period:
                 window.popleft()
             if len(window) >= count:
+                self.arrivals.append((now, False))
+                self.throttled += 1
                 return period - (now - window[0])
             window.append(now)
+            self.arrivals.append((now, True))
             return None
 
     def cached_prefix_tokens(self, key: str, prefix: str, tokens: int) -> int:

@@ -115,6 +115,7 @@ def make_api(mode: str, server: FaultServer | None, fmt: str = "openai", **kw: A
     if server is not None:
         kw.setdefault("base_url", server.base_url)
     kw.setdefault("timeout", 30)
+    kw.setdefault("limiter", False)  # these tests pin the retry policy itself (tests/test_limiter*.py: the limiter)
     return Api(mode, api_format=fmt, **kw)
 
 

@@ -1,0 +1,459 @@
+"""The per-key client-side limiter: bounded concurrency and an adaptive request rate (AIMD).
+
+Where it sits: client -> limiter -> transport. Every attempt of every request and stream takes a
+permit here first (``_Call`` in ``_transport.py`` is the one place that does) and gives it back when
+the attempt ends (a stream: when it ends). One ``KeyLimiter`` is shared by every client and model in
+the process that uses the same base URL and API key (``limiter_for``; the registry is keyed by the
+URL and a hash of the key, never the key). With ``redis_url`` (or ``A2AGENT_REDIS_URL``) the budget
+lives in Redis and is shared by every process using the key (``_limiter_redis.py``).
+
+The budget (``LocalBudget``; pure, every method takes ``now``):
+- until the first 429 there is no rate cap: a permit is one lock, one clock read and a counter;
+- on a 429 the whole key slows down: every waiting call waits out the server's ``retry-after-ms`` /
+  ``Retry-After`` once (one shared pause, not one per call), and the rate is set: after the first
+  429, to 95% of what the server accepted in the second before it (requests sent then that
+  succeeded; with none, a slow start from 1/s doubling every second); after later ones, cut by
+  ``backoff`` (to 90%). 429s of requests sent before the last cut
+  are the same congestion and change nothing (one cut per round trip, as TCP does);
+- without 429s the rate grows by ``growth`` (1%) plus ``growth_step`` (0.25 requests/s) per
+  second (the additive part is what makes several processes of one key converge to fair shares),
+  and after ``recover_after`` seconds with no 429 the cap is lifted again;
+- pacing is a GCRA schedule: permits are spaced ``1/rate`` apart, FIFO.
+
+A 429 the limiter absorbed (a transient one it could wait out) is retried without using the call's
+retry budget, at most ``max_throttled_retries`` times a call; every wait counts against the call's
+timeout and ``max_wait``; the queue holds at most ``max_queue`` calls. Past those: ``LimiterError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import math
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ._errors import InvalidInputError, LimiterError
+
+__all__ = ["KeyLimiter", "LimiterSettings", "LimiterStats", "LocalBudget", "limiter_for", "resolve_limiter",
+           "shared_limiter"]
+
+log = logging.getLogger("a2agent")
+
+OK, THROTTLED, OTHER = 0, 1, 2  # how an attempt ended, as far as the budget cares
+_WINDOW = 1.0  # seconds: the first rate estimate counts what the server accepted in this window
+
+
+@dataclass(frozen=True)
+class LimiterSettings:
+    """How a key is limited. Defaults: no rate cap until the server answers 429, at most 1000 calls
+    in flight (as many as the connection pool holds), 10,000 queued, 300 s of waiting at most."""
+
+    max_concurrency: int | None = 1000
+    max_rate: float | None = None  # requests/s never exceeded (None: only what the server teaches)
+    max_queue: int = 10_000
+    max_wait: float = 300.0  # seconds a call may spend waiting in the limiter, all attempts together
+    max_throttled_retries: int = 20
+    min_rate: float = 0.5
+    backoff: float = 0.9
+    growth: float = 0.01  # per second, relative to the rate ...
+    growth_step: float = 0.25  # ... plus this many requests/s per second: keys' processes converge to fair shares
+    margin: float = 0.95
+    recover_after: float = 30.0
+    redis_url: str | None = None  # else A2AGENT_REDIS_URL; "" forces the in-process budget
+    lease: float = 60.0  # seconds a Redis concurrency slot outlives a process that died holding it
+
+    def __post_init__(self) -> None:
+        for name in ("max_wait", "min_rate", "growth", "growth_step", "recover_after", "lease"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and 0 <= value < math.inf):
+                raise InvalidInputError(f"LimiterSettings.{name} must be a finite number >= 0, got {value!r}")
+        if self.max_concurrency is not None and self.max_concurrency < 1:
+            raise InvalidInputError(f"LimiterSettings.max_concurrency must be >= 1, got {self.max_concurrency!r}")
+        if self.max_rate is not None and not 0 < self.max_rate < math.inf:
+            raise InvalidInputError(f"LimiterSettings.max_rate must be > 0, got {self.max_rate!r}")
+        if not 0 < self.backoff < 1 or not 0 < self.margin <= 1:
+            raise InvalidInputError("LimiterSettings.backoff must be in (0, 1) and margin in (0, 1]")
+        if self.max_queue < 0 or self.max_throttled_retries < 0:
+            raise InvalidInputError("LimiterSettings.max_queue and max_throttled_retries must be >= 0")
+
+
+DEFAULT_SETTINGS = LimiterSettings()
+
+
+def resolve_limiter(value: Any) -> LimiterSettings | None:
+    """The ``limiter=`` argument of a client: None/True (defaults), False (off), settings, or a dict."""
+    if value is None or value is True:
+        return DEFAULT_SETTINGS
+    if value is False:
+        return None
+    if isinstance(value, LimiterSettings):
+        return value
+    if isinstance(value, Mapping):
+        try:
+            return LimiterSettings(**value)
+        except TypeError as exc:
+            raise InvalidInputError(f"limiter: {exc}") from None
+    raise InvalidInputError(f"limiter must be a LimiterSettings, a dict, True or False, got {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class LimiterStats:
+    """A snapshot: ``rate`` is the current cap in requests/s (None: uncapped), ``throttled`` the
+    429s seen, ``total_wait`` the seconds calls spent waiting here, all calls together."""
+
+    key: str
+    backend: str
+    rate: float | None
+    in_flight: int
+    queued: int
+    throttled: int
+    total_wait: float
+    max_concurrency: int | None
+
+
+class Permit:
+    """One attempt's hold on the budget: when it was granted, and the budget epoch it saw."""
+
+    __slots__ = ("epoch", "lease", "t0", "waited")
+
+    def __init__(self, t0: float, epoch: int, lease: str = "") -> None:
+        self.t0 = t0
+        self.epoch = epoch
+        self.lease = lease
+        self.waited = 0.0  # seconds the caller waited for it
+
+
+class Budget(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def take(self, now: float) -> tuple[float, Permit | None]: ...
+    def give(self, permit: Permit, outcome: int, now: float, retry_after: float | None) -> str | None: ...
+    def snapshot(self, now: float) -> tuple[float | None, int, int]: ...
+
+
+class LocalBudget:
+    """The in-process budget: pure decisions over ``now``, no lock, no I/O (``KeyLimiter`` locks)."""
+
+    name = "local"
+
+    def __init__(self, settings: LimiterSettings, label: str = "") -> None:
+        self.s = settings
+        self.label = label  # a short hash of the key, for the log
+        self.in_flight = 0
+        self.throttled = 0
+        self.epoch = 0
+        self.rate: float | None = settings.max_rate  # the rate at t_change; None: uncapped
+        self.t_change = 0.0
+        self.tat = 0.0  # the GCRA schedule: the earliest time the next permit may start
+        self.blocked_until = 0.0
+        self.last_throttle = -math.inf
+        self.slow_start = False
+        self.estimating = False  # after the first 429: successes sent just before it raise the estimate
+        self.est_cut = 0.0
+        self.est_count = 0
+        self.recent: deque[float] = deque(maxlen=4096)  # while uncapped: when the last successes were sent
+
+    def current_rate(self, now: float) -> float | None:
+        if self.rate is None:
+            return None
+        dt = max(0.0, now - max(self.t_change, self.blocked_until))
+        rate = (self.rate * 2.0**dt if self.slow_start
+                else self.rate * (1.0 + self.s.growth * dt) + self.s.growth_step * dt)
+        return rate if self.s.max_rate is None else min(rate, self.s.max_rate)
+
+    def take(self, now: float) -> tuple[float, Permit | None]:
+        """(0, permit) when an attempt may start now, else (seconds to wait, None); inf: for a slot."""
+        if now < self.blocked_until:
+            return self.blocked_until - now, None
+        cap = self.s.max_concurrency
+        if cap is not None and self.in_flight >= cap:
+            return math.inf, None
+        if self.rate is not None:
+            if self.s.max_rate is None and now - self.last_throttle >= self.s.recover_after:
+                self._recover()
+            else:
+                interval = 1.0 / self.current_rate(now)  # type: ignore[operator]  # capped: a number
+                tat = max(self.tat, now - interval / 2)  # a late wake-up may catch up half a step
+                if now < tat:
+                    return tat - now, None
+                self.tat = tat + interval
+        self.in_flight += 1
+        return 0.0, Permit(now, self.epoch)
+
+    def _recover(self) -> None:
+        self.rate = None
+        self.estimating = self.slow_start = False
+        log.info("a2agent limiter %s: no 429 for %.0fs, rate cap lifted", self.label, self.s.recover_after)
+
+    def give(self, permit: Permit, outcome: int, now: float, retry_after: float | None) -> str | None:
+        """Account for a finished attempt; returns a log message when the rate was cut."""
+        self.in_flight -= 1
+        if outcome == OK:
+            if self.rate is None:
+                self.recent.append(permit.t0)
+            elif self.estimating and self.est_cut - _WINDOW <= permit.t0 <= self.est_cut:
+                self.est_count += 1
+                if self.slow_start or self.rate is None or self.est_count * self.s.margin > self.rate:
+                    self.rate, self.slow_start = max(self.s.min_rate, self.est_count * self.s.margin), False
+            return None
+        if outcome != THROTTLED:
+            return None
+        self.throttled += 1
+        self.last_throttle = now
+        rate = self.current_rate(now)  # before the pause below moves the growth's origin
+        if retry_after:
+            self.blocked_until = max(self.blocked_until, now + retry_after)  # one pause for every caller
+        if permit.epoch != self.epoch:
+            return None  # sent before the last cut: the same congestion, already answered
+        self.epoch += 1
+        if self.rate is None:  # the first 429: estimate from what the server accepted just before
+            count = sum(1 for t0 in self.recent if t0 >= now - _WINDOW)
+            self.recent.clear()
+            self.estimating, self.est_cut, self.est_count = True, now, count  # later answers may add
+            if count:
+                self.rate, self.slow_start = max(self.s.min_rate, count * self.s.margin), False
+            else:
+                self.rate, self.slow_start = max(self.s.min_rate, 1.0), True
+        else:
+            self.rate = max(self.s.min_rate, (rate or self.s.min_rate) * self.s.backoff)
+            self.estimating = self.slow_start = False
+        self.t_change = now
+        self.tat = max(self.tat, self.blocked_until)
+        return f"429: backing off (pause {retry_after or 0:.2f}s, then paced)"
+
+    def snapshot(self, now: float) -> tuple[float | None, int, int]:
+        return self.current_rate(now), self.in_flight, self.throttled
+
+
+class _Waiter:
+    __slots__ = ("notify",)
+
+    def __init__(self, notify: Callable[[], None]) -> None:
+        self.notify = notify
+
+
+class KeyLimiter:
+    """FIFO waiting over a budget; sync (threads) and async (any event loop) callers share it."""
+
+    def __init__(self, settings: LimiterSettings, label: str = "", budget: Budget | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self.label = label  # a short hash of the key, for logs
+        self.budget: Budget = budget or LocalBudget(settings, label)
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._queue: deque[_Waiter] = deque()
+        self.total_wait = 0.0
+
+    # -- the shared steps ------------------------------------------------------------------------
+    def _take_fast(self) -> Permit | None:
+        with self._lock:
+            if not self._queue:
+                return self.budget.take(self.clock())[1]
+        return None
+
+    def _enqueue(self, waiter: _Waiter, front: bool) -> None:
+        with self._lock:
+            if len(self._queue) >= self.settings.max_queue:
+                raise LimiterError(f"Rate limiter queue full ({self.settings.max_queue} calls waiting for key "
+                                   f"{self.label}); raise LimiterSettings.max_queue or send fewer at once",
+                                   reason="queue_full")
+            if front:
+                self._queue.appendleft(waiter)
+            else:
+                self._queue.append(waiter)
+
+    def _poll(self, waiter: _Waiter) -> tuple[float, Permit | None]:
+        with self._lock:
+            if self._queue[0] is not waiter:
+                return math.inf, None
+            wait, permit = self.budget.take(self.clock())
+            if permit is not None:
+                self._queue.popleft()
+                if self._queue:
+                    self._queue[0].notify()  # the next one computes its own wait
+            return wait, permit
+
+    def _leave(self, waiter: _Waiter) -> None:
+        with self._lock:
+            head = bool(self._queue) and self._queue[0] is waiter
+            try:
+                self._queue.remove(waiter)
+            except ValueError:
+                return
+            if head and self._queue:
+                self._queue[0].notify()
+
+    def _deadline(self, timeout: float | None, waited: float) -> tuple[float, str]:
+        budget = self.settings.max_wait - waited
+        if timeout is not None and timeout < budget:
+            return timeout, "the call's timeout"
+        return budget, "LimiterSettings.max_wait"
+
+    def _timed_out(self, waited: float, why: str) -> LimiterError:
+        return LimiterError(f"Waited {waited:.1f}s in the rate limiter for key {self.label} (bounded by {why})",
+                            reason="timeout")
+
+    def release(self, permit: Permit, outcome: int, retry_after: float | None = None) -> None:
+        with self._lock:
+            message = self.budget.give(permit, outcome, self.clock(), retry_after)
+            if self._queue:
+                self._queue[0].notify()
+        if message:
+            log.info("a2agent limiter %s: %s", self.label, message)
+
+    # -- the waiting wrappers --------------------------------------------------------------------
+    def acquire(self, timeout: float | None = None, waited: float = 0.0, front: bool = False) -> Permit:
+        """Block until a permit is granted (threads); ``timeout``: seconds this wait may take."""
+        permit = None if front else self._take_fast()
+        if permit is not None:
+            return permit
+        start = self.clock()
+        limit, why = self._deadline(timeout, waited)
+        event = threading.Event()
+        waiter = _Waiter(event.set)
+        self._enqueue(waiter, front)
+        try:
+            while True:
+                wait, permit = self._poll(waiter)
+                now = self.clock()
+                if permit is not None:
+                    permit.waited = now - start
+                    self._add_wait(permit.waited)
+                    return permit
+                left = limit - (now - start)
+                if left <= 0:
+                    raise self._timed_out(waited + now - start, why)
+                event.wait(min(wait, left))
+                event.clear()
+        finally:
+            if permit is None:
+                self._leave(waiter)
+
+    async def aacquire(self, timeout: float | None = None, waited: float = 0.0, front: bool = False) -> Permit:
+        """The async twin: wakes through the caller's own event loop, whichever it is."""
+        permit = None if front else self._take_fast()
+        if permit is not None:
+            return permit
+        start = self.clock()
+        limit, why = self._deadline(timeout, waited)
+        loop = asyncio.get_running_loop()
+        box: list[asyncio.Future[None]] = [loop.create_future()]
+
+        def wake() -> None:
+            if not box[0].done():
+                box[0].set_result(None)
+
+        def notify() -> None:
+            with contextlib.suppress(RuntimeError):  # that loop is closed: its waiter is gone with it
+                loop.call_soon_threadsafe(wake)
+
+        waiter = _Waiter(notify)
+        self._enqueue(waiter, front)
+        try:
+            while True:
+                wait, permit = self._poll(waiter)
+                now = self.clock()
+                if permit is not None:
+                    permit.waited = now - start
+                    self._add_wait(permit.waited)
+                    return permit
+                left = limit - (now - start)
+                if left <= 0:
+                    raise self._timed_out(waited + now - start, why)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(box[0]), min(wait, left))
+                box[0] = loop.create_future()
+        finally:
+            if permit is None:
+                self._leave(waiter)
+
+    # -- pacing for callers that send requests themselves (LangChain's rate-limiter hook) ----------
+    def pace(self, blocking: bool = True, timeout: float | None = None) -> bool:
+        """Wait for this key's next turn (its pause and pace, its queue), without holding a slot."""
+        permit = self.acquire(timeout) if blocking else self._take_fast()
+        if permit is None:
+            return False
+        self.release(permit, OTHER)
+        return True
+
+    async def apace(self, blocking: bool = True, timeout: float | None = None) -> bool:
+        permit = await self.aacquire(timeout) if blocking else self._take_fast()
+        if permit is None:
+            return False
+        self.release(permit, OTHER)
+        return True
+
+    def _add_wait(self, seconds: float) -> None:
+        with self._lock:
+            self.total_wait += seconds
+
+    def stats(self) -> LimiterStats:
+        with self._lock:
+            rate, in_flight, throttled = self.budget.snapshot(self.clock())
+            return LimiterStats(key=self.label, backend=self.budget.name, rate=rate, in_flight=in_flight,
+                                queued=len(self._queue), throttled=throttled, total_wait=self.total_wait,
+                                max_concurrency=self.settings.max_concurrency)
+
+
+# -- the registry: one limiter per (base URL, key) in the process --------------------------------
+_REGISTRY: dict[tuple[str, str], KeyLimiter] = {}
+_REGISTRY_LOCK = threading.Lock()
+
+
+def key_hash(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def limiter_for(base_url: str, api_key: str, settings: LimiterSettings) -> KeyLimiter:
+    """The process's limiter for this URL and key; settings other than the defaults given later
+    replace the earlier ones (the budget, what was learned about the server, is kept)."""
+    digest = key_hash(api_key)
+    entry = (base_url, digest)
+    with _REGISTRY_LOCK:
+        limiter = _REGISTRY.get(entry)
+        if limiter is None:
+            limiter = _REGISTRY[entry] = KeyLimiter(settings, label=digest[:8],
+                                                    budget=_make_budget(settings, base_url, digest, digest[:8]))
+        elif settings != limiter.settings and settings != DEFAULT_SETTINGS:
+            limiter.settings = settings
+            if isinstance(limiter.budget, LocalBudget):
+                limiter.budget.s = settings
+        return limiter
+
+
+def shared_limiter(api_key: str | None = None, base_url: str | None = None,
+                   settings: LimiterSettings | Mapping[str, Any] | bool | None = None) -> KeyLimiter:
+    """The limiter every a2agent client of this key and URL uses (``A2AGENT_API_KEY`` /
+    ``A2AGENT_BASE_URL`` when not given): for code that sends requests itself and should wait its
+    turn with them (``pace()`` / ``apace()``)."""
+    from ._transport import TransportConfig
+
+    resolved = resolve_limiter(settings) or DEFAULT_SETTINGS
+    config = TransportConfig(api_key=api_key, base_url=base_url, limiter=resolved)
+    assert config.limiter is not None
+    return config.limiter
+
+
+def _make_budget(settings: LimiterSettings, base_url: str, digest: str, label: str) -> Budget:
+    url = settings.redis_url if settings.redis_url is not None else os.environ.get("A2AGENT_REDIS_URL", "")
+    if not url:
+        return LocalBudget(settings, label)
+    from ._limiter_redis import RedisBudget
+
+    return RedisBudget(settings, url, hashlib.sha256(f"{base_url}\n{digest}".encode()).hexdigest()[:24], label)
+
+
+def reset_limiters() -> None:
+    """Forget every limiter of the process (tests; a fresh start after reconfiguring a gateway)."""
+    with _REGISTRY_LOCK:
+        _REGISTRY.clear()

