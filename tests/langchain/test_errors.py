@@ -65,7 +65,8 @@ CASES = [
 async def test_status_errors_are_both_classes(emu: EmulatorServer, mode: str, entry: dict[str, Any],
                                              core: type[Exception], neutral: type[Exception], retryable: bool) -> None:
     emu.script(entry)
-    llm = ChatA2Agent(api_key=emu.api_key, base_url=emu.base_url, max_retries=2, limiter=False)  # the retry policy alone
+    # limiter off: this table pins the retry policy and the error mapping alone
+    llm = ChatA2Agent(api_key=emu.api_key, base_url=emu.base_url, max_retries=2, limiter=False)
     llm.client._transport._sleep = lambda seconds: None  # no real back-off waits in this table
     llm.async_client._transport._sleep = _no_sleep
     with pytest.raises(neutral) as info:
