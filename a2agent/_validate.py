@@ -18,6 +18,7 @@ from ._errors import InvalidInputError
 
 __all__ = [
     "MIN_KEY_LENGTH",
+    "PARAMETER_DOCS",
     "check_api_key",
     "check_base_url",
     "check_headers",
@@ -109,6 +110,21 @@ _RANGES: dict[str, tuple[float, float, bool]] = {
     "n": (1, 128, True),
     "top_logprobs": (0, 20, True),
     "seed": (-math.inf, math.inf, True),
+}
+
+
+# One wording per parameter for both adapters' field descriptions (help(), IDEs, Jupyter).
+PARAMETER_DOCS: dict[str, str] = {
+    'temperature': 'Sampling temperature, 0 to 2.',
+    'top_p': 'Nucleus sampling, 0 to 1.',
+    'seed': 'Seed for sampling, where the backend supports it.',
+    'logprobs': 'Return token log probabilities (OpenAI format).',
+    'top_logprobs': 'Alternatives per token with logprobs, 0 to 20.',
+    'reasoning_effort': "'low', 'medium' or 'high' ('minimal' too), sent as is; in the Anthropic format it "
+                        "sets the thinking budget.",
+    'thinking': "Thinking mode on or off (thinking: {type: enabled|disabled}); the model's default when not set.",
+    'max_retries': 'Retries of 408/409/429/5xx and connection errors.',
+    'default_headers': 'Extra HTTP headers on every request.',
 }
 
 

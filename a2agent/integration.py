@@ -31,9 +31,10 @@ from ._canonical import (
 from ._extras import missing_extra
 from ._limiter import KeyLimiter, shared_limiter
 from ._stream import ChoiceState, StreamAccumulator
-from ._validate import check_sampling, invalid_input, split_unknown_arguments
+from ._validate import PARAMETER_DOCS, check_sampling, invalid_input, split_unknown_arguments
 
 __all__ = [
+    "PARAMETER_DOCS",
     "TOOL_ERROR_KEY",
     "ChoiceState",
     "KeyLimiter",

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, Valid
 
 from a2agent import A2AgentClient, AsyncA2AgentClient, InvalidInputError, LimiterStats, get_model_profile
 from a2agent.integration import (
+    PARAMETER_DOCS,
     check_sampling,
     forced_tool_choice_allowed,
     invalid_input,
@@ -139,27 +140,24 @@ class ChatA2Agent(BaseChatModel):
                                              "https://api.a2agent.me/v1.")
     api_format: Literal["openai", "anthropic"] = Field(
         default="openai", description="Wire format: 'openai' (chat completions) or 'anthropic' (Messages).")
-    temperature: float | None = Field(default=None, description="Sampling temperature, 0 to 2.")
+    temperature: float | None = Field(default=None, description=PARAMETER_DOCS["temperature"])
     max_tokens: int | None = Field(default=None, alias="max_completion_tokens",
                                    description="Most tokens to generate (alias max_completion_tokens); the "
                                                "model's own maximum when not set.")
-    top_p: float | None = Field(default=None, description="Nucleus sampling, 0 to 1.")
+    top_p: float | None = Field(default=None, description=PARAMETER_DOCS["top_p"])
     stop: list[str] | str | None = Field(default=None, alias="stop_sequences",
                                          description="Stop sequences (alias stop_sequences).")
-    seed: int | None = Field(default=None, description="Seed for sampling, where the backend supports it.")
+    seed: int | None = Field(default=None, description=PARAMETER_DOCS["seed"])
     n: int | None = Field(default=None, description="Choices per request (non-streaming; OpenAI format).")
-    logprobs: bool | None = Field(default=None, description="Return token log probabilities (OpenAI format).")
-    top_logprobs: int | None = Field(default=None, description="Alternatives per token with logprobs, 0 to 20.")
-    reasoning_effort: str | None = Field(
-        default=None, description="'low', 'medium' or 'high' ('minimal' too), sent as is; in the Anthropic "
-                                  "format it sets the thinking budget.")
-    thinking: bool | None = Field(default=None, description="Thinking mode on or off (thinking: {type: enabled|"
-                                                            "disabled}); the model's default when not set.")
+    logprobs: bool | None = Field(default=None, description=PARAMETER_DOCS["logprobs"])
+    top_logprobs: int | None = Field(default=None, description=PARAMETER_DOCS["top_logprobs"])
+    reasoning_effort: str | None = Field(default=None, description=PARAMETER_DOCS["reasoning_effort"])
+    thinking: bool | None = Field(default=None, description=PARAMETER_DOCS["thinking"])
     timeout: float | None = Field(default=None, alias="request_timeout",
                                   description="Seconds to wait for the server (alias request_timeout): default "
                                               "600 s to read, at most 10 s to connect.")
-    max_retries: int = Field(default=2, description="Retries of 408/409/429/5xx and connection errors.")
-    default_headers: dict[str, str] | None = Field(default=None, description="Extra HTTP headers on every request.")
+    max_retries: int = Field(default=2, description=PARAMETER_DOCS["max_retries"])
+    default_headers: dict[str, str] | None = Field(default=None, description=PARAMETER_DOCS["default_headers"])
     model_kwargs: dict[str, Any] = Field(default_factory=dict,
                                          description="Extra top-level request parameters (undeclared keyword "
                                                      "arguments land here, with a warning).")

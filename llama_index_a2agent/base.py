@@ -36,6 +36,7 @@ from llama_index.core.types import Model, PydanticProgramMode
 
 from a2agent import A2AgentClient, AsyncA2AgentClient, InvalidInputError, LimiterStats, get_model_profile
 from a2agent.integration import (
+    PARAMETER_DOCS,
     check_sampling,
     invalid_input,
     json_schema_response_format,
@@ -100,27 +101,24 @@ class A2AgentLLM(FunctionCallingLLM):
                                                            "https://api.a2agent.me/v1.")
     api_format: Literal["openai", "anthropic"] = Field(
         default="openai", description="Wire format: 'openai' (chat completions) or 'anthropic' (Messages).")
-    temperature: float | None = Field(default=None, description="Sampling temperature, 0 to 2.")
+    temperature: float | None = Field(default=None, description=PARAMETER_DOCS["temperature"])
     max_tokens: int | None = Field(default=None, description="Most tokens to generate; the model's own maximum "
                                                              "when not set.")
-    top_p: float | None = Field(default=None, description="Nucleus sampling, 0 to 1.")
+    top_p: float | None = Field(default=None, description=PARAMETER_DOCS["top_p"])
     stop: list[str] | None = Field(default=None, description="Stop sequences.")
-    seed: int | None = Field(default=None, description="Seed for sampling, where the backend supports it.")
-    logprobs: bool | None = Field(default=None, description="Return token log probabilities (OpenAI format).")
-    top_logprobs: int | None = Field(default=None, description="Alternatives per token with logprobs, 0 to 20.")
-    reasoning_effort: str | None = Field(
-        default=None, description="'low', 'medium' or 'high' ('minimal' too), sent as is; in the Anthropic "
-                                  "format it sets the thinking budget.")
-    thinking: bool | None = Field(default=None, description="Thinking mode on or off (thinking: {type: enabled|"
-                                                            "disabled}); the model's default when not set.")
+    seed: int | None = Field(default=None, description=PARAMETER_DOCS["seed"])
+    logprobs: bool | None = Field(default=None, description=PARAMETER_DOCS["logprobs"])
+    top_logprobs: int | None = Field(default=None, description=PARAMETER_DOCS["top_logprobs"])
+    reasoning_effort: str | None = Field(default=None, description=PARAMETER_DOCS["reasoning_effort"])
+    thinking: bool | None = Field(default=None, description=PARAMETER_DOCS["thinking"])
     strict: bool = Field(default=False, description="Send strict-valid tool and json_schema schemas.")
     structured_output_method: Literal["function_calling", "json_schema"] = Field(
         default="function_calling", description="How structured_predict asks for structure: tool calling, or "
                                                 "response_format json_schema (OpenAI format).")
     timeout: float | None = Field(default=None, description="Seconds to wait for the server: default 600 s to "
                                                             "read, at most 10 s to connect.")
-    max_retries: int = Field(default=2, description="Retries of 408/409/429/5xx and connection errors.")
-    default_headers: dict[str, str] | None = Field(default=None, description="Extra HTTP headers on every request.")
+    max_retries: int = Field(default=2, description=PARAMETER_DOCS["max_retries"])
+    default_headers: dict[str, str] | None = Field(default=None, description=PARAMETER_DOCS["default_headers"])
     additional_kwargs: dict[str, Any] = Field(default_factory=dict, description="Extra request body fields.")
     stream_usage: bool = Field(default=True, description="Ask for usage at the end of streams.")
     context_window: int | None = Field(default=None, gt=0, description="Override the catalogue value.")
