@@ -311,6 +311,21 @@ class KeyLimiter:
         if message:
             log.info("a2agent limiter %s: %s", self.label, message)
 
+    def _turn(self, waiter: _Waiter, start: float, limit: float, waited: float,
+              why: str) -> tuple[Permit | None, float]:
+        """The step both waiting twins share (no I/O): a granted permit with its wait recorded, or
+        None and how long to wait before asking again; raises once the wait's bound is spent."""
+        wait, permit = self._poll(waiter)
+        now = self.clock()
+        if permit is not None:
+            permit.waited = now - start
+            self._add_wait(permit.waited)
+            return permit, 0.0
+        left = limit - (now - start)
+        if left <= 0:
+            raise self._timed_out(waited + now - start, why)
+        return None, min(wait, left)
+
     # -- the waiting wrappers --------------------------------------------------------------------
     def acquire(self, timeout: float | None = None, waited: float = 0.0, front: bool = False) -> Permit:
         """Block until a permit is granted (threads); ``timeout``: seconds this wait may take."""
@@ -324,16 +339,10 @@ class KeyLimiter:
         self._enqueue(waiter, front)
         try:
             while True:
-                wait, permit = self._poll(waiter)
-                now = self.clock()
+                permit, wait = self._turn(waiter, start, limit, waited, why)
                 if permit is not None:
-                    permit.waited = now - start
-                    self._add_wait(permit.waited)
                     return permit
-                left = limit - (now - start)
-                if left <= 0:
-                    raise self._timed_out(waited + now - start, why)
-                event.wait(min(wait, left))
+                event.wait(wait)
                 event.clear()
         finally:
             if permit is None:
@@ -361,17 +370,11 @@ class KeyLimiter:
         self._enqueue(waiter, front)
         try:
             while True:
-                wait, permit = self._poll(waiter)
-                now = self.clock()
+                permit, wait = self._turn(waiter, start, limit, waited, why)
                 if permit is not None:
-                    permit.waited = now - start
-                    self._add_wait(permit.waited)
                     return permit
-                left = limit - (now - start)
-                if left <= 0:
-                    raise self._timed_out(waited + now - start, why)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(box[0]), min(wait, left))
+                    await asyncio.wait_for(asyncio.shield(box[0]), wait)
                 box[0] = loop.create_future()
         finally:
             if permit is None:
