@@ -12,7 +12,7 @@ from ._retry import RetryPolicy
 from ._sse import ServerSentEvent
 from ._stream import StreamAccumulator, completion_to_chunk
 from ._transport import AsyncTransport, ResponseBody, SyncTransport, Timeout, TransportConfig
-from ._validate import validate_chat_payload
+from ._validate import check_headers, validate_chat_payload
 from .types import ChatCompletion, ChatCompletionChunk, Model
 
 if TYPE_CHECKING:
@@ -53,7 +53,10 @@ class _ClientBase:
         return self._codec.encode_request(payload, stream=stream)
 
     def _headers(self, headers: Mapping[str, str] | None) -> dict[str, str]:
-        return {**self._codec.headers, **(headers or {})}
+        """The codec's headers and the caller's per-call ones (checked here, once, where they come in)."""
+        if headers:
+            return {**self._codec.headers, **check_headers(headers, "headers")}
+        return dict(self._codec.headers)
 
     @staticmethod
     def _models(body: Any) -> list[Model]:

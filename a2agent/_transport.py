@@ -311,14 +311,14 @@ class _Call:
         if stream:
             extra = {**(extra or {}), "Accept": "text/event-stream"}
         content = encode_json(payload) if payload is not None else None
-        headers = check_headers(extra, "headers") if extra else None
+        headers = config.headers(extra)  # the caller's per-call headers were checked where they came in
         request_timeout, extension = config.request_timeout(timeout)
         try:
             if client is not None:  # an injected client: its defaults, auth and mounts apply
-                self.request = client.build_request(method, self.url, content=content,
-                                                    headers=config.headers(headers), timeout=request_timeout)
+                self.request = client.build_request(method, self.url, content=content, headers=headers,
+                                                    timeout=request_timeout)
             else:
-                self.request = httpx.Request(method, self.url, content=content, headers=config.headers(headers),
+                self.request = httpx.Request(method, self.url, content=content, headers=headers,
                                              extensions={"timeout": extension})
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             raise InvalidInputError(f"Cannot build a request for {self.url!r}: {exc}") from scrub_exception(exc)
