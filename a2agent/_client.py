@@ -72,27 +72,30 @@ class _ClientBase:
 
 class _StreamStep:
     """The per-event step both stream classes share: decode one event into a canonical chunk, feed
-    the accumulator, and say when the stream is over (``DONE``: the format's end marker, or a whole
-    JSON answer). The stream classes stop reading there and close the response at once, so a
-    server that keeps the connection open after ``[DONE]`` cannot hold the caller."""
+    the accumulator, and mark the stream ``done`` (the format's end marker, or a whole JSON answer).
+    The stream classes stop reading there and close the response at once, so a server that keeps
+    the connection open after ``[DONE]`` cannot hold the caller."""
 
-    __slots__ = ("accumulator", "decode", "decode_response")
+    __slots__ = ("accumulator", "decode", "decode_response", "done")
 
     def __init__(self, codec: Codec, accumulate: bool) -> None:
         self.decode = codec.event_decoder()
         self.decode_response = codec.decode_response
         self.accumulator = StreamAccumulator() if accumulate else None
+        self.done = False
 
-    def __call__(self, item: ServerSentEvent | ResponseBody) -> Any:
-        """A chunk, None (nothing for the caller), DONE, or a (chunk, DONE) pair for a whole body."""
+    def __call__(self, item: ServerSentEvent | ResponseBody) -> ChatCompletionChunk | None:
+        """The event's chunk, or None (nothing for the caller)."""
         try:
             if type(item) is ResponseBody:
                 chunk = completion_to_chunk(self.decode_response(item.body))
-                if self.accumulator is not None:
-                    self.accumulator.feed(chunk)
-                return chunk, DONE
-            chunk = self.decode(item)  # type: ignore[arg-type]  # not a ResponseBody: an event
-            if chunk is not None and chunk is not DONE and self.accumulator is not None:
+                self.done = True
+            else:
+                chunk = self.decode(item)  # type: ignore[arg-type]  # not a ResponseBody: an event
+                if chunk is DONE:
+                    self.done = True
+                    return None
+            if chunk is not None and self.accumulator is not None:
                 self.accumulator.feed(chunk)
         except (AttributeError, TypeError, KeyError) as exc:  # a chunk of the wrong shape, deep inside
             raise StreamError(f"Malformed stream event: {type(exc).__name__}: {exc}") from scrub_exception(exc)
@@ -117,14 +120,10 @@ class ChatStream:
         try:
             for item in self._events:
                 chunk = step(item)
-                if chunk is None:
-                    continue
-                if chunk is DONE:
+                if chunk is not None:
+                    yield chunk
+                if step.done:
                     return
-                if type(chunk) is tuple:
-                    yield chunk[0]
-                    return
-                yield chunk
         finally:
             close = getattr(self._events, "close", None)  # the transport's generator: closes the response
             if close is not None:
@@ -171,14 +170,10 @@ class AsyncChatStream:
         try:
             async for item in self._events:
                 chunk = step(item)
-                if chunk is None:
-                    continue
-                if chunk is DONE:
+                if chunk is not None:
+                    yield chunk
+                if step.done:
                     return
-                if type(chunk) is tuple:
-                    yield chunk[0]
-                    return
-                yield chunk
         finally:
             aclose = getattr(self._events, "aclose", None)  # the transport's generator: closes the response
             if aclose is not None:
