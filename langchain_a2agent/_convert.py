@@ -270,6 +270,8 @@ class _WireIndices(BlockIndexer):
 
 
 _WIRE_INDICES = _WireIndices()
+_PLAIN_DELTA = frozenset(("content", "role"))
+_NO_DELTA: Mapping[str, Any] = {}
 
 
 def chunk_to_generation(chunk: Mapping[str, Any], blocks: BlockIndexer | None = None) -> ChatGenerationChunk | None:
@@ -280,15 +282,29 @@ def chunk_to_generation(chunk: Mapping[str, Any], blocks: BlockIndexer | None = 
     wire's tool-call index.
     """
     choices = chunk.get("choices")
-    usage = usage_to_metadata(chunk.get("usage"))
     if not choices:
+        usage = usage_to_metadata(chunk.get("usage"))
         if usage is None:
             return None
         return ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata=usage,
                                                           response_metadata={"model_provider": PROVIDER}))
     choice = choices[0]
-    delta = choice.get("delta") or {}
+    delta = choice.get("delta") or _NO_DELTA
     blocks = blocks or _WIRE_INDICES
+    # Fast path for nearly every chunk of a stream: text (or the opening role) and nothing else.
+    # It passes only content and id to the constructor and sets the provider into the message's
+    # own response_metadata dict (as langchain-openai does): each constructor field costs pydantic
+    # validation, ~1 µs per chunk for these two (measured on the 2000-chunk bench stream).
+    if (delta.keys() <= _PLAIN_DELTA and not blocks.v1 and not choice.get("finish_reason")
+            and not choice.get("logprobs") and not chunk.get("usage")):
+        content = delta.get("content") or ""
+        if content:
+            blocks.at("text")
+        message = AIMessageChunk(content=content, id=chunk["id"]) if chunk.get("id") else AIMessageChunk(
+            content=content)
+        message.response_metadata["model_provider"] = PROVIDER
+        return ChatGenerationChunk(message=message)
+    usage = usage_to_metadata(chunk.get("usage"))
     # Runs once per streamed chunk: pass only the fields this chunk has (each one costs validation).
     fields: dict[str, Any] = {"content": delta.get("content") or "", "response_metadata": {"model_provider": PROVIDER}}
     v1_content: list[dict[str, Any]] = []
