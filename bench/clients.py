@@ -159,3 +159,123 @@ CONTENDERS: dict[str, Callable[[str], Contender]] = {
     "raw httpx": raw_httpx, "openai SDK": openai_sdk, "ChatOpenAI": chat_openai, "ChatA2Agent": chat_a2agent,
     "OpenAILike": openai_like, "A2AgentLLM": a2agent_llm,
 }
+
+
+# -- framework floors ------------------------------------------------------------------------------
+# A do-nothing chat model per framework, on the adapters' base class and driven through the same
+# public calls: per call it builds one response from a prebuilt string, per chunk the framework's
+# minimal chunk object. No HTTP, no JSON: what is left is the framework's own machinery, which any
+# provider pays. An adapter's cost is reported against raw httpx + its framework's floor.
+ANSWER = "The quick brown fox jumps over the lazy dog."
+
+
+def _pieces(model: str) -> list[str]:
+    count = int(model.rsplit("-", 1)[1]) if model.startswith("bench-stream-") else 0
+    return [f"tok{i} " for i in range(count)]
+
+
+def langchain_floor(base_url: str) -> Contender:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import AIMessage, AIMessageChunk
+    from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+    class FloorChatModel(BaseChatModel):
+        pieces: list[str] = []
+
+        @property
+        def _llm_type(self) -> str:
+            return "floor"
+
+        def _generate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> ChatResult:
+            return ChatResult(generations=[ChatGeneration(message=AIMessage(content=ANSWER))])
+
+        async def _agenerate(self, messages: Any, stop: Any = None, run_manager: Any = None,
+                             **kwargs: Any) -> ChatResult:
+            return ChatResult(generations=[ChatGeneration(message=AIMessage(content=ANSWER))])
+
+        def _stream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+            for piece in self.pieces:
+                yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+
+        async def _astream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+            for piece in self.pieces:
+                yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+
+    return _langchain("LangChain floor", lambda m: FloorChatModel(pieces=_pieces(m)))
+
+
+def llama_index_floor(base_url: str) -> Contender:
+    from llama_index.core.base.llms.types import (
+        ChatMessage,
+        ChatResponse,
+        CompletionResponse,
+        LLMMetadata,
+        MessageRole,
+    )
+    from llama_index.core.llms.callbacks import llm_chat_callback
+    from llama_index.core.llms.function_calling import FunctionCallingLLM
+
+    def answer() -> ChatResponse:
+        return ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=ANSWER))
+
+    class FloorLLM(FunctionCallingLLM):
+        pieces: list[str] = []
+
+        @property
+        def metadata(self) -> LLMMetadata:
+            return LLMMetadata(is_chat_model=True, is_function_calling_model=True, model_name="floor")
+
+        @llm_chat_callback()
+        def chat(self, messages: Any, **kwargs: Any) -> ChatResponse:
+            return answer()
+
+        @llm_chat_callback()
+        async def achat(self, messages: Any, **kwargs: Any) -> ChatResponse:
+            return answer()
+
+        @llm_chat_callback()
+        def stream_chat(self, messages: Any, **kwargs: Any) -> Any:
+            def gen() -> Any:
+                text = ""
+                for piece in self.pieces:
+                    text += piece  # the contract: every ChatResponse carries the message so far
+                    yield ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=piece)
+
+            return gen()
+
+        @llm_chat_callback()
+        async def astream_chat(self, messages: Any, **kwargs: Any) -> Any:
+            async def gen() -> Any:
+                text = ""
+                for piece in self.pieces:
+                    text += piece
+                    yield ChatResponse(message=ChatMessage(role=MessageRole.ASSISTANT, content=text), delta=piece)
+
+            return gen()
+
+        def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+            return CompletionResponse(text=ANSWER)
+
+        async def acomplete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+            return CompletionResponse(text=ANSWER)
+
+        def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> Any:
+            raise NotImplementedError
+
+        async def astream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> Any:
+            raise NotImplementedError
+
+        def _prepare_chat_with_tools(self, tools: Any, **kwargs: Any) -> dict[str, Any]:
+            return {"messages": kwargs.get("chat_history") or [], "tools": tools}
+
+        def get_tool_calls_from_response(self, response: Any, error_on_no_tool_call: bool = True,
+                                         **kwargs: Any) -> list[Any]:
+            return []
+
+    return _llama("LlamaIndex floor", lambda m: FloorLLM(pieces=_pieces(m)))
+
+
+FLOORS: dict[str, Callable[[str], Contender]] = {"LangChain floor": langchain_floor,
+                                                 "LlamaIndex floor": llama_index_floor}
+FLOOR_OF = {"ChatA2Agent": "LangChain floor", "ChatOpenAI": "LangChain floor",
+            "A2AgentLLM": "LlamaIndex floor", "OpenAILike": "LlamaIndex floor"}

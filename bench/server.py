@@ -2,7 +2,8 @@
 
 Raw asyncio protocol, HTTP/1.1 keep-alive, bodies precomputed per shape, so the client side
 dominates every measurement. The model name picks the answer: ``bench`` (a short completion),
-``bench-stream-N`` (N content chunks, then a usage chunk and ``[DONE]`` when streamed).
+``bench-stream-N`` (N content chunks, then a usage chunk and ``[DONE]`` when streamed),
+``bench-tiny-N`` (N minimal chunks of one character each, then ``[DONE]``).
 
     python -m bench.server --port 8799
 """
@@ -57,6 +58,14 @@ def stream(model: str, chunks: int) -> bytes:
     return _response("200 OK", "text/event-stream", b"".join(parts))
 
 
+@lru_cache(maxsize=8)
+def tiny(model: str, chunks: int) -> bytes:
+    head = b'data: {"id":"c","object":"chat.completion.chunk","created":0,"model":"m","choices":[{"index":0,'
+    parts = [head + b'"delta":{"content":"%d"},"finish_reason":null}]}\n\n' % (i % 10) for i in range(chunks)]
+    parts.append(b"data: [DONE]\n\n")
+    return _response("200 OK", "text/event-stream", b"".join(parts))
+
+
 MODELS = _response("200 OK", "application/json", json.dumps({"object": "list", "data": [
     {"id": "bench", "object": "model", "created": 0, "owned_by": "bench"}]}).encode())
 
@@ -67,6 +76,8 @@ def answer(request_line: bytes, body: bytes) -> bytes:
     match = _MODEL.search(body)
     model = match.group(1).decode() if match else "bench"
     if _STREAM.search(body):
+        if model.startswith("bench-tiny-"):
+            return tiny(model, int(model.rsplit("-", 1)[1]))
         chunks = int(model.rsplit("-", 1)[1]) if model.startswith("bench-stream-") else 20
         return stream(model, chunks)
     return completion(model)

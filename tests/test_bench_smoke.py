@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.clients import CONTENDERS
-from bench.run import report
+from bench.clients import CONTENDERS, FLOORS
+from bench.run import floor_report, report, write_between
 
 ROOT = Path(__file__).parent.parent
 
@@ -46,9 +46,9 @@ def test_bench_server_speaks_openai(bench_url: str) -> None:
     assert plain["choices"][0]["message"]["content"].startswith("The quick brown fox")
 
 
-@pytest.mark.parametrize("name", list(CONTENDERS))
+@pytest.mark.parametrize("name", [*CONTENDERS, *FLOORS])
 def test_every_contender_completes(name: str, bench_url: str) -> None:
-    contender = CONTENDERS[name](bench_url)
+    contender = {**CONTENDERS, **FLOORS}[name](bench_url)
     assert contender.invoke()
     assert contender.stream("bench-stream-20") >= 20
 
@@ -64,6 +64,34 @@ def test_report_shape() -> None:
     table = report({"raw httpx": row,
                     "ChatA2Agent": {**row, "invoke": 0.0006, "import_delta": 0.02, "import_after_core": 0.01}})
     assert "| ChatA2Agent | 600 µs | 2.00 |" in table and "20 ms / 10 ms" in table
+
+
+def test_floor_report_divides_by_raw_httpx_plus_the_framework_floor() -> None:
+    row = {"invoke": 0.0003, "stream": 0.006, "fanout": 0.5}
+    results = {"raw httpx": row, "LangChain floor": {**row, "invoke": 0.0001, "stream": 0.018},
+               "LlamaIndex floor": row, "ChatA2Agent": {**row, "invoke": 0.00044, "stream": 0.0264}}
+    table = floor_report(results)
+    assert "| ChatA2Agent | 440 µs | 400 µs | 1.10 | 26.4 ms | 24.0 ms | 1.10 |" in table
+    assert "| LangChain floor (alone) | 100 µs |" in table
+
+
+def test_readme_tables_are_rewritten_between_their_markers(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- bench:table -->\nold\n<!-- /bench:table -->\nafter\n")
+    write_between(readme, "table", "| new |")
+    assert readme.read_text() == "intro\n<!-- bench:table -->\n| new |\n<!-- /bench:table -->\nafter\n"
+    with pytest.raises(SystemExit, match="no bench:floors markers"):
+        write_between(readme, "floors", "x")
+
+
+def test_decoding_bench_runs_every_decoder_and_client(bench_url: str) -> None:
+    from bench import decode
+
+    table = decode.decode_table(quick=True, repeats=1)  # asserts every decoder saw every event
+    assert set(table) == set(decode.cases(quick=True)) and all(set(r) == set(decode.DECODERS) for r in table.values())
+    e2e = decode.end_to_end(bench_url, events=200, repeats=1)  # asserts each client read all 200 events
+    assert set(e2e) == {"raw httpx", "openai SDK", "a2agent core"}
+    assert "| 200 tiny events over HTTP | raw httpx | openai SDK | a2agent core |" in decode.report(table, e2e, 200)
 
 
 def test_rate_limit_bench_runs_every_path_at_a_tiny_size() -> None:
