@@ -225,8 +225,8 @@ class StreamState:
                 if text_delta:
                     self.text += text_delta
                 message = ChatMessage(role=MessageRole.ASSISTANT, blocks=[TextBlock(text=self.text)] if self.text
-                                      else [], additional_kwargs={})
-                return ChatResponse(message=message, delta=text_delta, raw=chunk, additional_kwargs={})
+                                      else [])  # additional_kwargs: the default, a fresh {} (not validated)
+                return ChatResponse(message=message, delta=text_delta, raw=chunk)
         extra = usage_kwargs(usage) if usage else {}
         if choices:
             choice = choices[0]
