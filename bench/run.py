@@ -10,6 +10,7 @@ Measures, in one run and interleaved round by round so drift hits everyone alike
   import   median import time in a fresh process; adapters also as the increment over their framework core
   bursts   two bursts of 1000 concurrent streams on one long-lived client (bench/burst.py)
   decoding huge events and 100k-event responses (bench/decode.py)
+  per chunk where each microsecond of a streamed chunk goes, layer by layer (bench/perchunk.py)
 Every timed section runs with the garbage collector off (collected before, as ``timeit`` does), for
 every contender alike: one full collection landing inside a section would otherwise swing a
 2000-chunk stream several-fold.
@@ -312,7 +313,7 @@ def main() -> None:
     if args.memory_child:
         memory_child(args.memory_child, args.base_url, args.streams)
         return
-    from bench import burst, decode
+    from bench import burst, decode, perchunk
 
     rounds, calls, streams, imports = (2, 30, 2, 2) if args.quick else (12, 100, 3, 7)
     burst_streams, tiny_events = (100, 10_000) if args.quick else (1000, 100_000)
@@ -326,6 +327,7 @@ def main() -> None:
             results[name]["memory"] = memory(name, base_url, 200 if args.quick else args.streams)
         bursts = burst.measure_bursts(base_url, burst.NAMES, streams=burst_streams)
         e2e = decode.end_to_end(base_url, tiny_events)
+        per_chunk = perchunk.layers(base_url)
     finally:
         server.terminate()
         server.wait()
@@ -335,12 +337,13 @@ def main() -> None:
     verdicts = check_targets(results) + burst.verdicts(bursts)
     header = (f"{machine()}; medians of one run ({rounds} rotating rounds), garbage collector off in every "
               "timed section; x = ratio to raw httpx")
-    sections = {"table": report(results), "floors": floor_report(results), "bursts": burst.report(bursts),
-                "decode": decode.report(decoding, e2e, tiny_events)}
-    print(header, "", *sections.values(), "", *verdicts, sep="\n")
+    sections = {"table": report(results), "floors": floor_report(results), "perchunk": perchunk.report(per_chunk),
+                "bursts": burst.report(bursts), "decode": decode.report(decoding, e2e, tiny_events)}
+    print(header, *sections.values(), "\n".join(verdicts), sep="\n\n")
     if args.json:
-        args.json.write_text(json.dumps({"machine": machine(), "results": results, "bursts": bursts,
-                                         "decoding": decoding, "end_to_end": e2e, "verdicts": verdicts}, indent=2))
+        args.json.write_text(json.dumps({"machine": machine(), "results": results, "per_chunk": per_chunk,
+                                         "bursts": bursts, "decoding": decoding, "end_to_end": e2e,
+                                         "verdicts": verdicts}, indent=2))
     if args.png:
         plot(results, args.png)
     if args.readme:

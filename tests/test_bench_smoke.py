@@ -94,6 +94,15 @@ def test_decoding_bench_runs_every_decoder_and_client(bench_url: str) -> None:
     assert "| 200 tiny events over HTTP | raw httpx | openai SDK | a2agent core |" in decode.report(table, e2e, 200)
 
 
+def test_per_chunk_layers_are_measured_for_both_adapters(bench_url: str) -> None:
+    from bench import perchunk
+
+    per = perchunk.layers(bench_url, model="bench-stream-20", repeats=1)
+    assert {"core", "SSE", "JSON", "checks", "ChatA2Agent stream", "A2AgentLLM stream"} <= set(per)
+    table = perchunk.report(per)
+    assert "| ChatA2Agent over raw httpx + floor |" in table and "| A2AgentLLM stream, whole |" in table
+
+
 def test_rate_limit_bench_runs_every_path_at_a_tiny_size() -> None:
     from bench.ratelimit import report, run, verdicts
 
