@@ -14,7 +14,6 @@ in ``get_codec``.
 from __future__ import annotations
 
 import json
-import json.scanner
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -29,7 +28,7 @@ DONE: Any = object()
 
 API_FORMATS = ("openai", "anthropic")
 
-_scan_once = json.scanner.make_scanner(json.JSONDecoder())
+_scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def loads_event(data: str) -> Any:

@@ -275,6 +275,35 @@ def llama_index_floor(base_url: str) -> Contender:
     return _llama("LlamaIndex floor", lambda m: FloorLLM(pieces=_pieces(m)))
 
 
+def a2agent_core(base_url: str, limiter: bool = True) -> Contender:
+    """The framework-free core client; ``limiter=False`` switches the per-key limiter off (A/B)."""
+    import a2agent
+
+    kwargs: dict[str, Any] = {} if limiter else {"limiter": False}
+    client = a2agent.A2AgentClient(api_key=KEY, base_url=base_url, **kwargs)
+    aclient = a2agent.AsyncA2AgentClient(api_key=KEY, base_url=base_url, **kwargs)
+    messages = [{"role": "user", "content": PROMPT}]
+
+    def stream(model: str) -> int:
+        with client.stream_chat_completions({"model": model, "messages": messages,
+                                             "stream_options": {"include_usage": True}}, accumulate=False) as s:
+            return sum(1 for _ in s)
+
+    async def astream(model: str) -> int:
+        async with aclient.stream_chat_completions({"model": model, "messages": messages,
+                                                    "stream_options": {"include_usage": True}},
+                                                   accumulate=False) as s:
+            return sum([1 async for _ in s])
+
+    return Contender("a2agent core" if limiter else "a2agent core, limiter off",
+                     lambda: client.chat_completions({"model": "bench", "messages": messages}), stream,
+                     lambda: aclient.chat_completions({"model": "bench", "messages": messages}), astream)
+
+
+# Measured beside the others, reported on their own: the core with its limiter on (the default) and off.
+CORE: dict[str, Callable[[str], Contender]] = {"a2agent core": a2agent_core,
+                                               "a2agent core, limiter off": lambda url: a2agent_core(url, False)}
+
 FLOORS: dict[str, Callable[[str], Contender]] = {"LangChain floor": langchain_floor,
                                                  "LlamaIndex floor": llama_index_floor}
 FLOOR_OF = {"ChatA2Agent": "LangChain floor", "ChatOpenAI": "LangChain floor",

@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.clients import CONTENDERS, FLOOR_OF, FLOORS, Contender
+from bench.clients import CONTENDERS, CORE, FLOOR_OF, FLOORS, Contender
 
 ROOT = Path(__file__).resolve().parent.parent
 STREAM_MODEL = "bench-stream-2000"
@@ -243,6 +243,14 @@ def check_targets(results: dict[str, dict[str, float]]) -> list[str]:
     return verdicts
 
 
+def limiter_cost(results: dict[str, dict[str, float]]) -> str:
+    """The per-key limiter before any 429: the core client with it on (default) and off, same run."""
+    on, off = results["a2agent core"], results["a2agent core, limiter off"]
+    return (f"limiter on / off (core client, no 429 seen): invoke {on['invoke'] * 1e6:.0f} / "
+            f"{off['invoke'] * 1e6:.0f} µs, stream {on['stream'] * 1000:.2f} / {off['stream'] * 1000:.2f} ms, "
+            f"300 async calls {on['fanout'] * 1000:.0f} / {off['fanout'] * 1000:.0f} ms")
+
+
 def plot(results: dict[str, dict[str, float]], path: Path) -> None:
     import matplotlib
 
@@ -321,7 +329,7 @@ def main() -> None:
     server = start_server(port)
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
-        contenders = {name: factory(base_url) for name, factory in {**CONTENDERS, **FLOORS}.items()}
+        contenders = {name: factory(base_url) for name, factory in {**CONTENDERS, **FLOORS, **CORE}.items()}
         results = measure_in_process(contenders, rounds, calls, streams, fanout_n=300)
         for name in CONTENDERS:
             results[name]["memory"] = memory(name, base_url, 200 if args.quick else args.streams)
@@ -334,7 +342,7 @@ def main() -> None:
     decoding = decode.decode_table(args.quick)
     for name, module in IMPORTS.items():
         results[name].update(import_times(module, FRAMEWORK_CORE.get(name), imports))
-    verdicts = check_targets(results) + burst.verdicts(bursts)
+    verdicts = [*check_targets(results), limiter_cost(results), *burst.verdicts(bursts)]
     header = (f"{machine()}; medians of one run ({rounds} rotating rounds), garbage collector off in every "
               "timed section; x = ratio to raw httpx")
     sections = {"table": report(results), "floors": floor_report(results), "perchunk": perchunk.report(per_chunk),

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.clients import CONTENDERS, FLOORS
+from bench.clients import CONTENDERS, CORE, FLOORS
 from bench.run import floor_report, report, write_between
 
 ROOT = Path(__file__).parent.parent
@@ -46,9 +46,9 @@ def test_bench_server_speaks_openai(bench_url: str) -> None:
     assert plain["choices"][0]["message"]["content"].startswith("The quick brown fox")
 
 
-@pytest.mark.parametrize("name", [*CONTENDERS, *FLOORS])
+@pytest.mark.parametrize("name", [*CONTENDERS, *FLOORS, *CORE])
 def test_every_contender_completes(name: str, bench_url: str) -> None:
-    contender = {**CONTENDERS, **FLOORS}[name](bench_url)
+    contender = {**CONTENDERS, **FLOORS, **CORE}[name](bench_url)
     assert contender.invoke()
     assert contender.stream("bench-stream-20") >= 20
 
