@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m bench.run --json bench/results.json --png bench/bench.png
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m bench.run --json bench/results.json --png bench/bench.png --readme
 	$(BIN)/python -m bench.ratelimit --json bench/ratelimit.json --png bench/ratelimit.png
 
 # Jupyter Lab on notebooks/, with this venv's kernel (blocks until you stop it with Ctrl-C).
