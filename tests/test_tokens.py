@@ -35,7 +35,7 @@ JPEG = data_url(b"\xff\xd8\xff\xe0" + struct.pack(">H", 16) + bytes(14)
                 + b"\xff\xc0" + struct.pack(">HBHH", 17, 8, 300, 400) + bytes(10), "image/jpeg")
 
 # The packages' own published examples (their READMEs), produced by the reference tokenizers.
-SAMPLE = "Hello! 毕老师！1 + 1 = 2 ĠÑĤÐ²ÑĬÑĢ"
+SAMPLE = "Hello! 毕老师！1 + 1 = 2 ĠÑĤÐ²ÑĬÑĢ"  # noqa: RUF001
 DEEPSEEK_IDS = [19923, 3, 223, 5464, 5008, 1175, 19, 940, 223, 19, 438, 223, 20, 6113, 257, 76589, 131, 100,
                 76032, 1628, 76589, 131, 108, 76589, 131, 98]
 QWEN36_IDS = [9419, 0, 220, 97169, 97621, 6115, 16, 478, 220, 16, 283, 220, 17, 9551, 254, 68933, 128, 97,
@@ -172,7 +172,7 @@ REQUESTS: dict[str, dict[str, Any]] = {
     "text": {"messages": [{"role": "user", "content": "What is the capital of France?"}]},
     "system_multi_turn": {"messages": [
         {"role": "system", "content": "Answer briefly."}, {"role": "user", "content": "hi, I am Ann"},
-        {"role": "assistant", "content": "Hello Ann!"}, {"role": "user", "content": "北京是哪个国家的首都？"}]},
+        {"role": "assistant", "content": "Hello Ann!"}, {"role": "user", "content": "北京是哪个国家的首都?"}]},
     "tools": {"messages": TOOL_TURN[:2], "tools": [ADD, MUL]},
     "tool_turn": {"messages": TOOL_TURN, "tools": [ADD, MUL]},
 }
