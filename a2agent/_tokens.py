@@ -26,7 +26,8 @@ template inserts when there is none). The constants were fitted on 12 requests (
 multi-turn, long, Chinese, 1-3 tools, tool turns) rendered by each family's own chat template
 (DeepSeek-V4's ``encoding_dsv4.py``, the Qwen3.6, GLM-5 and MiniMax-M2 Jinja templates) and counted
 with its vocabulary: with the exact text path, every request is within 8 tokens (9 %) of that count; with the
-approximation (GLM, MiniMax), within -14 %..+29 % (the larger errors on requests of a dozen tokens).
+approximation, within -22 %..+29 % (the larger errors on requests of a dozen tokens);
+``bench/token_agreement.py`` measures it.
 Kimi and unknown models have no published template here: their constants are the OpenAI-style
 3 + 3 per message and the middle of the fitted families' tool constants.
 
