@@ -21,14 +21,7 @@ from langchain_core.utils.function_calling import convert_to_json_schema, conver
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, model_validator
 
-from a2agent import (
-    A2AgentClient,
-    AsyncA2AgentClient,
-    InvalidInputError,
-    LimiterStats,
-    get_model_profile,
-    token_counter,
-)
+from a2agent import A2AgentClient, AsyncA2AgentClient, InvalidInputError, LimiterStats, get_model_profile, token_counter
 from a2agent.integration import (
     PARAMETER_DOCS,
     check_sampling,

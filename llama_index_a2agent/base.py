@@ -34,14 +34,7 @@ from llama_index.core.llms.utils import parse_partial_json
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.types import Model, PydanticProgramMode
 
-from a2agent import (
-    A2AgentClient,
-    AsyncA2AgentClient,
-    InvalidInputError,
-    LimiterStats,
-    get_model_profile,
-    token_counter,
-)
+from a2agent import A2AgentClient, AsyncA2AgentClient, InvalidInputError, LimiterStats, get_model_profile, token_counter
 from a2agent.integration import (
     PARAMETER_DOCS,
     check_sampling,

@@ -12,27 +12,14 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.messages.utils import trim_messages
-from langchain_core.tools import tool
 
 from a2agent import token_counter
 from a2agent.emulator import EmulatorServer
 from langchain_a2agent import ChatA2Agent
+from tests.langchain.test_chat_models import add, multiply
 
 RED_PNG = "data:image/png;base64," + base64.b64encode(
     (Path(__file__).parents[1] / "media" / "red.png").read_bytes()).decode()
-
-
-@tool
-def add(a: int, b: int) -> int:
-    """Add two integers."""
-    return a + b
-
-
-@tool
-def multiply(a: int, b: int) -> int:
-    """Multiply two integers."""
-    return a * b
-
 
 CALL = {"name": "add", "args": {"a": 2, "b": 3}, "id": "call_1", "type": "tool_call"}
 CONVERSATIONS: dict[str, tuple[list[BaseMessage], list[Any]]] = {
