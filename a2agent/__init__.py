@@ -1,7 +1,8 @@
 """a2agent: the framework-free core for the A2Agent LLM gateway (httpx + pydantic only).
 
 One transport (sync and async) with auth, a per-key rate limiter, retries with back-off, typed
-errors, SSE decoding and stream accumulation; both the LangChain and LlamaIndex adapters sit on top of it.
+errors, SSE decoding, stream accumulation and offline token counting; both the LangChain and
+LlamaIndex adapters sit on top of it.
 
 Module map (data flows top to bottom and back):
     _client.py     A2AgentClient / AsyncA2AgentClient, ChatStream: payload -> codec -> transport
@@ -18,6 +19,7 @@ Module map (data flows top to bottom and back):
     _stream.py     the sans-IO stream accumulator (chunks -> one completion)
     _canonical.py  helpers over canonical messages that both adapters share
     _catalog.py    the model catalogue and capability profiles
+    _tokens.py     offline token counting (text, whole requests) per model family
     integration.py what framework adapters may use beyond this public API
     types.py       the canonical wire types (TypedDicts)
     emulator/      a local A2Agent-compatible server (the ``[emulator]`` extra)
@@ -49,6 +51,7 @@ from ._limiter import LimiterSettings, LimiterStats
 from ._retry import RetryPolicy
 from ._sse import ServerSentEvent, SSEDecoder
 from ._stream import StreamAccumulator
+from ._tokens import TokenCounter, token_counter
 from ._transport import DEFAULT_BASE_URL
 
 __all__ = [
@@ -80,7 +83,9 @@ __all__ = [
     "ServerSentEvent",
     "StreamAccumulator",
     "StreamError",
+    "TokenCounter",
     "UnprocessableEntityError",
     "__version__",
     "get_model_profile",
+    "token_counter",
 ]

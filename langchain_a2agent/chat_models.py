@@ -21,7 +21,7 @@ from langchain_core.utils.function_calling import convert_to_json_schema, conver
 from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, model_validator
 
-from a2agent import A2AgentClient, AsyncA2AgentClient, InvalidInputError, LimiterStats, get_model_profile
+from a2agent import A2AgentClient, AsyncA2AgentClient, InvalidInputError, LimiterStats, get_model_profile, token_counter
 from a2agent.integration import (
     PARAMETER_DOCS,
     check_sampling,
@@ -115,6 +115,8 @@ class ChatA2Agent(BaseChatModel):
         ``msg.usage_metadata`` -> ``{"input_tokens", "output_tokens", "total_tokens",
         "input_token_details": {"cache_read"}, "output_token_details": {"reasoning"}}`` (streams too:
         ``stream_usage`` is on); ``msg.response_metadata`` -> ``model_name``, ``finish_reason``, ``id``.
+        Offline: ``get_num_tokens_from_messages(messages, tools=...)``, ``get_num_tokens(text)``,
+        so ``trim_messages(..., token_counter=llm)`` works (``a2agent.token_counter``).
 
     Reasoning models:
         The chain of thought arrives in ``additional_kwargs["reasoning_content"]`` (and as a
@@ -367,6 +369,26 @@ class ChatA2Agent(BaseChatModel):
         with LANGCHAIN_ERRORS:
             models = await self.async_client.list_models()
         return models
+
+    # -- token counting (offline: the core's counter, the emulator's usage uses the same) -------
+    def get_num_tokens_from_messages(
+        self,
+        messages: list[BaseMessage],
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool] | None = None,
+    ) -> int:
+        """Prompt tokens of ``messages`` (and ``tools``) as the backend bills them: exact text for
+        DeepSeek and Qwen with the ``[tokenizers]`` extra, else approximate (``a2agent.token_counter``).
+        What ``trim_messages(..., token_counter=llm)`` calls."""
+        payload = {"messages": reasoning_for_request(messages_to_dicts(messages), self.model_name),
+                   "tools": [_format_tool(tool, None, i) for i, tool in enumerate(tools or [])]}
+        return token_counter(self.model_name).count_request(payload)
+
+    def get_num_tokens(self, text: str) -> int:
+        return token_counter(self.model_name).count_text(text)
+
+    def get_token_ids(self, text: str) -> list[int]:
+        """The model's token ids (placeholders of the right count when the count is approximate)."""
+        return token_counter(self.model_name).encode(text)
 
     # -- tools and structured output -----------------------------------------------------------
     def bind_tools(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import AsyncGenerator, Generator, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from llama_index.core.base.llms.generic_utils import (
@@ -34,7 +34,7 @@ from llama_index.core.llms.utils import parse_partial_json
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.types import Model, PydanticProgramMode
 
-from a2agent import A2AgentClient, AsyncA2AgentClient, InvalidInputError, LimiterStats, get_model_profile
+from a2agent import A2AgentClient, AsyncA2AgentClient, InvalidInputError, LimiterStats, get_model_profile, token_counter
 from a2agent.integration import (
     PARAMETER_DOCS,
     check_sampling,
@@ -89,8 +89,9 @@ class A2AgentLLM(FunctionCallingLLM):
     ``additional_kwargs["thinking_delta"]`` while streaming) and is sent back within the current tool
     loop. A tool-result message marks a failed tool with ``additional_kwargs["is_error"] = True``
     (``ToolOutput.is_error``); the Anthropic format sends it as ``is_error``. Usage reaches
-    ``TokenCountingHandler`` (streams too). Errors are the core's typed errors (``a2agent.RateLimitError``,
-    ...); bad arguments raise ``a2agent.InvalidInputError`` at construction.
+    ``TokenCountingHandler`` (streams too); offline, ``llm.tokenizer`` and ``llm.count_tokens(messages)``
+    count as the backend bills (``a2agent.token_counter``). Errors are the core's typed errors
+    (``a2agent.RateLimitError``, ...); bad arguments raise ``a2agent.InvalidInputError`` at construction.
     """
 
     model: str = Field(default=DEFAULT_MODEL, description="A2Agent model id, e.g. deepseek-chat, glm-5, kimi-k2.5, "
@@ -180,6 +181,21 @@ class A2AgentLLM(FunctionCallingLLM):
             model_name=self.model,
             system_role=MessageRole.SYSTEM,
         )
+
+    # -- token counting (offline: the core's counter, the emulator's usage uses the same) -------
+    @property
+    def tokenizer(self) -> Callable[[str], list[int]]:
+        """This model's tokenizer, ``str -> list`` of token ids, for ``Settings.tokenizer``,
+        ``TokenCountingHandler(tokenizer=...)`` and ``ChatMemoryBuffer.from_defaults(tokenizer_fn=...)``:
+        exact for DeepSeek and Qwen with the ``[tokenizers]`` extra, else a list of placeholder ids
+        of the approximate length (``a2agent.token_counter``)."""
+        return token_counter(self.model).encode
+
+    def count_tokens(self, messages: Sequence[ChatMessage], tools: Sequence[BaseTool] | None = None) -> int:
+        """Prompt tokens of a chat request (messages and tool schemas) as the backend bills them."""
+        payload = {"messages": reasoning_for_request(messages_to_dicts(messages), self.model),
+                   "tools": [tool.metadata.to_openai_tool(skip_length_check=True) for tool in tools or []]}
+        return token_counter(self.model).count_request(payload)
 
     # -- request -------------------------------------------------------------------------------
     def _payload(self, messages: Sequence[ChatMessage], stream: bool, **kwargs: Any) -> dict[str, Any]:

@@ -206,3 +206,20 @@ def redis_url() -> Any:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture(params=["exact", "approximate"])
+def vocabulary(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Token counting with the ``[tokenizers]`` extra (exact DeepSeek/Qwen vocabularies) and as
+    without it: every vocabulary loader then fails the way a missing package does."""
+    from a2agent import _tokens
+
+    if request.param == "approximate":
+        def missing() -> Any:
+            raise ModuleNotFoundError("No module named 'tokenizers'", name="tokenizers")
+
+        monkeypatch.setattr(_tokens, "_VOCABULARIES", {k: (d, missing) for k, (d, _) in _tokens._VOCABULARIES.items()})
+    _tokens._reset()
+    yield request.param
+    monkeypatch.undo()
+    _tokens._reset()

@@ -16,9 +16,10 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .._catalog import MODEL_PROFILES
+from .._tokens import token_counter
 from ._anthropic import encode_event, render_events, render_message, to_canonical
 from ._anthropic import error_body as anthropic_error_body
-from ._model import Planner, apply_limits, count_tokens, scripted_reply, text_of
+from ._model import Planner, apply_limits, scripted_reply, text_of
 from ._openai import RequestError, render_chunks, render_completion, usage_for, validate_request
 from ._state import EmulatorState
 
@@ -133,8 +134,8 @@ class Emulator:
         else:
             replies = [apply_limits(planner.reply(), canonical) for _ in range(canonical.get("n", 1))]
         first = canonical["messages"][0]
-        first_text = text_of(first.get("content"))
-        cached = self.state.cached_prefix_tokens(key, first_text, count_tokens(first_text)) \
+        cached = self.state.cached_prefix_tokens(key, text_of(first.get("content")),
+                                                 token_counter(canonical["model"]).count_message(first)) \
             if first.get("role") in ("system", "developer") else 0
         usage = usage_for(canonical, profile, replies, cached)
         resp_headers = {"x-request-id": _request_id()}

@@ -19,7 +19,7 @@ Rules, in order:
    system prompt's "answer briefly", language and persona instructions; a prompt outside the table
    gets a reply that says so and quotes it.
 Reasoning models prepend ``reasoning_content`` that says what the model is about to do and why.
-``stop`` and ``max_tokens`` are honoured.
+``stop`` and ``max_tokens`` (in tokens of the core's ``token_counter``, as usage is) are honoured.
 """
 
 from __future__ import annotations
@@ -32,13 +32,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._catalog import ModelProfile
+from .._tokens import token_counter
 from . import _answers
 from ._schema import InstanceGenerator
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _QUOTED = re.compile(r"['\"`]([^'\"`]{1,80})['\"`]")
 _PIECE = re.compile(r"\s*\S+|\s+")
-_TOKEN = re.compile(r"\w+|[^\w\s]")
 _PARALLEL = ("in parallel", "at the same time", "simultaneously", "all at once")
 
 
@@ -61,10 +61,6 @@ class Reply:
 
     def reasoning_pieces(self) -> list[str]:
         return _PIECE.findall(self.reasoning) if self.reasoning else []
-
-
-def count_tokens(text: str) -> int:
-    return len(_TOKEN.findall(text))
 
 
 def text_of(content: Any) -> str:
@@ -390,9 +386,14 @@ def apply_limits(reply: Reply, request: dict[str, Any]) -> Reply:
     if cut >= 0:
         reply.content = reply.content[:cut]
     limit = request.get("max_tokens") or request.get("max_completion_tokens")
-    pieces = reply.content_pieces()
-    if isinstance(limit, int) and len(pieces) > limit:
-        reply.content = "".join(pieces[:limit])
+    counter = token_counter(request["model"])
+    if isinstance(limit, int) and counter.count_text(reply.content) > limit:
+        pieces = reply.content_pieces()  # the longest run of whole pieces within the limit
+        low, high = 0, len(pieces)
+        while low < high:
+            mid = (low + high + 1) // 2
+            low, high = (mid, high) if counter.count_text("".join(pieces[:mid])) <= limit else (low, mid - 1)
+        reply.content = "".join(pieces[:low])
         reply.finish_reason = "length"
     return reply
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 from .._catalog import MODEL_PROFILES, ModelProfile
-from ._model import Reply, count_parts, count_tokens, text_of, thinking_enabled
+from .._tokens import token_counter
+from ._model import Reply, thinking_enabled
 from ._strict import StrictSchemaError, check_strict_schema
 
 FINGERPRINT = "fp_a2agent_emulator"
@@ -200,13 +200,13 @@ def _validate_reasoning_history(body: dict[str, Any], profile: ModelProfile) -> 
 # -- rendering ------------------------------------------------------------------------------------
 
 def usage_for(body: dict[str, Any], profile: ModelProfile, replies: list[Reply], cached: int) -> dict[str, Any]:
-    prompt = sum(count_tokens(text_of(m.get("content"))) + 4 for m in body["messages"])
-    prompt += sum(85 * count_parts(m.get("content"), "image_url") for m in body["messages"])
-    if body.get("tools"):
-        prompt += count_tokens(json.dumps(body["tools"]))
-    reasoning = sum(len(r.reasoning_pieces()) for r in replies)
-    completion = reasoning + sum(
-        len(r.content_pieces()) + sum(count_tokens(c.arguments) + 3 for c in r.tool_calls) for r in replies)
+    """Usage as the backend bills it, counted by the core's ``token_counter`` (the family's own
+    vocabulary with the ``[tokenizers]`` extra): what an adapter predicts offline is what is reported."""
+    counter = token_counter(body["model"])
+    prompt = counter.count_request(body)
+    reasoning = sum(counter.count_text(r.reasoning or "") for r in replies)
+    completion = sum(counter.count_completion({"content": r.content, "reasoning_content": r.reasoning,
+                                               "tool_calls": _tool_calls_json(r)}) for r in replies)
     usage: dict[str, Any] = {
         "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
         "prompt_tokens_details": {"cached_tokens": cached},
