@@ -12,11 +12,13 @@ both is a test failure with uv's own words, never a skip.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import tomllib
 import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -186,6 +188,19 @@ def test_the_wheel_holds_markers_and_metadata(wheel: Path) -> None:
     assert metadata["License-Expression"] == "MIT" and metadata["License-File"] == "LICENSE"
     assert "Typing :: Typed" in (metadata.get_all("Classifier") or [])
     assert set(metadata.get_all("Provides-Extra") or []) >= {"langchain", "llama-index", "emulator", "redis", "all"}
+
+
+def test_the_readme_extras_table_is_the_pyproject_extras() -> None:
+    """The Install table lists every extra with the distributions it brings, as pyproject declares them."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    install = (ROOT / "README.md").read_text().split("\n## Install\n", 1)[1].split("\n## ", 1)[0]
+    table = {extra: brings.strip() for extra, brings in re.findall(r"^\| `([\w-]+)` \| ([^|]+) \|", install, re.M)}
+    assert set(table) == set(extras)
+    (everything,) = extras.pop("all")
+    assert set(everything.removeprefix("a2agent[").removesuffix("]").split(",")) == set(extras)
+    assert table["all"] == "all of the above"
+    for extra, requirements in extras.items():
+        assert table[extra] == ", ".join(re.split(r"[<>=\[ ]", r, maxsplit=1)[0] for r in requirements), extra
 
 
 def _free_port() -> int:
