@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from a2agent import A2AgentClient, APIConnectionError
+from tests.test_readme import _free_port as free_port
 
 ROOT = Path(__file__).parent.parent
 KEY = "sk-packaging-test-0123456789"
@@ -134,7 +134,7 @@ def test_each_extra_installs_alone(case: Case, pythons: dict[str, Path]) -> None
 
 
 def test_the_emulator_extra_runs_the_emulator(pythons: dict[str, Path]) -> None:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([pythons["emulator"], "-m", "a2agent.emulator", "--port", str(port)],
                             cwd=pythons["emulator"].parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -201,12 +201,6 @@ def test_the_readme_extras_table_is_the_pyproject_extras() -> None:
     assert table["all"] == "all of the above"
     for extra, requirements in extras.items():
         assert table[extra] == ", ".join(re.split(r"[<>=\[ ]", r, maxsplit=1)[0] for r in requirements), extra
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _models_when_up(base_url: str, proc: subprocess.Popen[str]) -> Iterator[str]:
