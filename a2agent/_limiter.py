@@ -36,7 +36,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -68,7 +68,8 @@ class LimiterSettings:
     margin: float = 0.95
     recover_after: float = 30.0
     redis_url: str | None = None  # else A2AGENT_REDIS_URL; "" forces the in-process budget
-    lease: float = 60.0  # seconds a Redis concurrency slot outlives a process that died holding it
+    lease: float = 60.0  # seconds a Redis concurrency slot outlives a process that died holding it (renewed
+    # every lease/3 while its process lives)
 
     def __post_init__(self) -> None:
         for name in ("max_wait", "min_rate", "growth", "growth_step", "recover_after", "lease"):
@@ -79,6 +80,8 @@ class LimiterSettings:
             raise InvalidInputError(f"LimiterSettings.max_concurrency must be >= 1, got {self.max_concurrency!r}")
         if self.max_rate is not None and not 0 < self.max_rate < math.inf:
             raise InvalidInputError(f"LimiterSettings.max_rate must be > 0, got {self.max_rate!r}")
+        if self.lease <= 0:
+            raise InvalidInputError(f"LimiterSettings.lease must be > 0, got {self.lease!r}")
         if not 0 < self.backoff < 1 or not 0 < self.margin <= 1:
             raise InvalidInputError("LimiterSettings.backoff must be in (0, 1) and margin in (0, 1]")
         if self.max_queue < 0 or self.max_throttled_retries < 0:
@@ -132,6 +135,11 @@ class Permit:
 
 
 class Budget(Protocol):
+    """Decisions over one key's budget. ``take``/``give`` run under ``KeyLimiter``'s lock; a
+    ``remote`` budget (Redis) also has ``atake``/``agive``, awaited without it, for event loops."""
+
+    remote: bool
+
     @property
     def name(self) -> str: ...
 
@@ -140,10 +148,16 @@ class Budget(Protocol):
     def snapshot(self, now: float) -> tuple[float | None, int, int]: ...
 
 
+class RemoteBudget(Budget, Protocol):
+    async def atake(self) -> tuple[float, Permit | None]: ...
+    async def agive(self, permit: Permit, outcome: int, retry_after: float | None) -> str | None: ...
+
+
 class LocalBudget:
     """The in-process budget: pure decisions over ``now``, no lock, no I/O (``KeyLimiter`` locks)."""
 
     name = "local"
+    remote = False
 
     def __init__(self, settings: LimiterSettings, label: str = "") -> None:
         self.s = settings
@@ -181,13 +195,30 @@ class LocalBudget:
             if self.s.max_rate is None and now - self.last_throttle >= self.s.recover_after:
                 self._recover()
             else:
-                interval = 1.0 / self.current_rate(now)  # type: ignore[operator]  # capped: a number
-                tat = max(self.tat, now - interval / 2)  # a late wake-up may catch up half a step
+                rate = self._busy_rate(now)
+                interval = 1.0 / rate
+                # A late wake-up may catch up half a step; at max_rate none: it is never exceeded.
+                catch_up = 0.0 if self.s.max_rate is not None and rate >= self.s.max_rate else interval / 2
+                tat = max(self.tat, now - catch_up)
                 if now < tat:
                     return tat - now, None
                 self.tat = tat + interval
         self.in_flight += 1
         return 0.0, Permit(now, self.epoch)
+
+    def _busy_rate(self, now: float) -> float:
+        """The rate now, grown only while the key used its pace: a slot left unused (the schedule
+        fell behind by more than a step: idle, or fewer calls than the pace allows) moves the
+        growth's origin forward by that time, so a key idle between batches starts the next one at
+        the rate it learned, not at what it would have probed up to meanwhile (TCP's rule for an
+        application-limited window, RFC 7661)."""
+        rate: float = self.current_rate(now)  # type: ignore[assignment]  # capped: a number
+        unused_from = self.tat + 1.0 / rate
+        if now > unused_from:
+            origin = max(self.t_change, self.blocked_until)
+            self.t_change = now - max(0.0, unused_from - origin)
+            rate = self.current_rate(now)  # type: ignore[assignment]
+        return rate
 
     def _recover(self) -> None:
         self.rate = None
@@ -261,6 +292,12 @@ class KeyLimiter:
                 return self.budget.take(self.clock())[1]
         return None
 
+    async def _atake_fast(self) -> Permit | None:
+        with self._lock:
+            if self._queue:
+                return None
+        return (await self._aask())[1]
+
     def _enqueue(self, waiter: _Waiter, front: bool) -> None:
         with self._lock:
             if len(self._queue) >= self.settings.max_queue:
@@ -282,6 +319,33 @@ class KeyLimiter:
                 if self._queue:
                     self._queue[0].notify()  # the next one computes its own wait
             return wait, permit
+
+    async def _apoll(self, waiter: _Waiter) -> tuple[float, Permit | None]:
+        """``_poll`` for a remote budget: the head asks it without holding the lock."""
+        with self._lock:
+            if self._queue[0] is not waiter:
+                return math.inf, None
+        wait, permit = await self._aask()
+        if permit is not None:
+            self._leave(waiter)  # the head, or just behind a retry that went to the front meanwhile
+        return wait, permit
+
+    async def _aask(self) -> tuple[float, Permit | None]:
+        """One remote take, shielded: a caller cancelled mid-way leaves the round trip to finish (a
+        connection is never cut mid-reply) and a permit it granted is given back at once."""
+        task = asyncio.ensure_future(self._remote().atake())
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(self._give_back)
+            raise
+
+    def _give_back(self, task: asyncio.Future[tuple[float, Permit | None]]) -> None:
+        if not task.cancelled() and task.exception() is None and (permit := task.result()[1]) is not None:
+            _background(self.arelease(permit, OTHER))
+
+    def _remote(self) -> RemoteBudget:
+        return self.budget  # type: ignore[return-value]  # only called while budget.remote
 
     def _leave(self, waiter: _Waiter) -> None:
         with self._lock:
@@ -311,11 +375,29 @@ class KeyLimiter:
         if message:
             log.info("a2agent limiter %s: %s", self.label, message)
 
-    def _turn(self, waiter: _Waiter, start: float, limit: float, waited: float,
-              why: str) -> tuple[Permit | None, float]:
+    async def arelease(self, permit: Permit, outcome: int, retry_after: float | None = None) -> None:
+        """``release`` for event loops: a remote budget is told without blocking the loop, and is
+        told even when the caller is cancelled meanwhile."""
+        if not self.budget.remote:
+            self.release(permit, outcome, retry_after)
+            return
+        task = asyncio.ensure_future(self._remote().agive(permit, outcome, retry_after))
+        task.add_done_callback(self._given)
+        await asyncio.shield(task)
+
+    def _given(self, task: asyncio.Future[str | None]) -> None:
+        with self._lock:
+            if self._queue:
+                self._queue[0].notify()
+        message = None if task.cancelled() or task.exception() is not None else task.result()
+        if message:
+            log.info("a2agent limiter %s: %s", self.label, message)
+
+    def _settle(self, polled: tuple[float, Permit | None], start: float, limit: float, waited: float,
+                why: str) -> tuple[Permit | None, float]:
         """The step both waiting twins share (no I/O): a granted permit with its wait recorded, or
         None and how long to wait before asking again; raises once the wait's bound is spent."""
-        wait, permit = self._poll(waiter)
+        wait, permit = polled
         now = self.clock()
         if permit is not None:
             permit.waited = now - start
@@ -339,7 +421,7 @@ class KeyLimiter:
         self._enqueue(waiter, front)
         try:
             while True:
-                permit, wait = self._turn(waiter, start, limit, waited, why)
+                permit, wait = self._settle(self._poll(waiter), start, limit, waited, why)
                 if permit is not None:
                     return permit
                 event.wait(wait)
@@ -349,10 +431,12 @@ class KeyLimiter:
                 self._leave(waiter)
 
     async def aacquire(self, timeout: float | None = None, waited: float = 0.0, front: bool = False) -> Permit:
-        """The async twin: wakes through the caller's own event loop, whichever it is."""
-        permit = None if front else self._take_fast()
-        if permit is not None:
-            return permit
+        """The async twin: wakes through the caller's own event loop, whichever it is; a remote
+        budget is asked without blocking that loop."""
+        if not front:
+            permit = await self._atake_fast() if self.budget.remote else self._take_fast()
+            if permit is not None:
+                return permit
         start = self.clock()
         limit, why = self._deadline(timeout, waited)
         loop = asyncio.get_running_loop()
@@ -368,9 +452,11 @@ class KeyLimiter:
 
         waiter = _Waiter(notify)
         self._enqueue(waiter, front)
+        permit = None
         try:
             while True:
-                permit, wait = self._turn(waiter, start, limit, waited, why)
+                polled = await self._apoll(waiter) if self.budget.remote else self._poll(waiter)
+                permit, wait = self._settle(polled, start, limit, waited, why)
                 if permit is not None:
                     return permit
                 with contextlib.suppress(TimeoutError):
@@ -390,10 +476,13 @@ class KeyLimiter:
         return True
 
     async def apace(self, blocking: bool = True, timeout: float | None = None) -> bool:
-        permit = await self.aacquire(timeout) if blocking else self._take_fast()
+        if blocking:
+            permit: Permit | None = await self.aacquire(timeout)
+        else:
+            permit = await self._atake_fast() if self.budget.remote else self._take_fast()
         if permit is None:
             return False
-        self.release(permit, OTHER)
+        await self.arelease(permit, OTHER)
         return True
 
     def _add_wait(self, seconds: float) -> None:
@@ -401,11 +490,21 @@ class KeyLimiter:
             self.total_wait += seconds
 
     def stats(self) -> LimiterStats:
+        """A snapshot (with Redis: one round trip to read the shared state, from any thread)."""
         with self._lock:
             rate, in_flight, throttled = self.budget.snapshot(self.clock())
             return LimiterStats(key=self.label, backend=self.budget.name, rate=rate, in_flight=in_flight,
                                 queued=len(self._queue), throttled=throttled, total_wait=self.total_wait,
                                 max_concurrency=self.settings.max_concurrency)
+
+
+_TASKS: set[asyncio.Task[None]] = set()  # background tasks, held until done (the loop keeps only weak refs)
+
+
+def _background(coro: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.ensure_future(coro)
+    _TASKS.add(task)
+    task.add_done_callback(_TASKS.discard)
 
 
 # -- the registry: one limiter per (base URL, key) in the process --------------------------------

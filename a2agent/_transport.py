@@ -342,15 +342,23 @@ class _Call:
             self.permit = permit = await self.limiter.aacquire(self._wait_limit(), self.waited, self.absorbed > 0)
             self.waited += permit.waited
 
+    def _outcome(self) -> tuple[int, float | None]:
+        status = self.status
+        if status == 429:
+            return THROTTLED, self.retry_after
+        return (OK if 0 < status < 400 else OTHER), None
+
     def leave(self) -> None:
         permit = self.permit
         if permit is not None:
             self.permit = None
-            status = self.status
-            if status == 429:
-                self.limiter.release(permit, THROTTLED, self.retry_after)  # type: ignore[union-attr]
-            else:
-                self.limiter.release(permit, OK if 0 < status < 400 else OTHER)  # type: ignore[union-attr]
+            self.limiter.release(permit, *self._outcome())  # type: ignore[union-attr]
+
+    async def aleave(self) -> None:
+        permit = self.permit
+        if permit is not None:
+            self.permit = None
+            await self.limiter.arelease(permit, *self._outcome())  # type: ignore[union-attr]
 
     def absorb(self, error: A2AgentError) -> bool:
         """True when the limiter takes a transient 429 on itself: the call waits in the limiter (the
@@ -569,7 +577,7 @@ class AsyncTransport:
                     return _decode_body(response.content)
                 error = call.status_error(response)
             finally:
-                call.leave()
+                await call.aleave()
             delay = call.retry_delay(error)
             if delay is None:
                 raise error
@@ -622,7 +630,7 @@ class AsyncTransport:
             except httpx.RequestError as exc:
                 error = call.transport_error(exc)
             finally:
-                call.leave()
+                await call.aleave()
             delay = None if delivered else call.retry_delay(error)
             if delay is None:
                 raise error
