@@ -5,7 +5,8 @@ permit here first (``_Call`` in ``_transport.py`` is the one place that does) an
 the attempt ends (a stream: when it ends). One ``KeyLimiter`` is shared by every client and model in
 the process that uses the same base URL and API key (``limiter_for``; the registry is keyed by the
 URL and a hash of the key, never the key). With ``redis_url`` (or ``A2AGENT_REDIS_URL``) the budget
-lives in Redis and is shared by every process using the key (``_limiter_redis.py``).
+lives in Redis and is shared by every process using the key (``_limiter_redis.py``); event loops
+then await it (``aacquire``/``arelease``) rather than block on it.
 
 The budget (``LocalBudget``; pure, every method takes ``now``):
 - until the first 429 there is no rate cap: a permit is one lock, one clock read and a counter;
@@ -16,9 +17,11 @@ The budget (``LocalBudget``; pure, every method takes ``now``):
   ``backoff`` (to 90%). 429s of requests sent before the last cut
   are the same congestion and change nothing (one cut per round trip, as TCP does);
 - without 429s the rate grows by ``growth`` (1%) plus ``growth_step`` (0.25 requests/s) per
-  second (the additive part is what makes several processes of one key converge to fair shares),
-  and after ``recover_after`` seconds with no 429 the cap is lifted again;
-- pacing is a GCRA schedule: permits are spaced ``1/rate`` apart, FIFO.
+  second the key uses its pace (the additive part is what makes several processes of one key
+  converge to fair shares; a key idle between batches does not grow, so the next batch starts at
+  the rate learned), and after ``recover_after`` seconds with no 429 the cap is lifted again;
+- pacing is a GCRA schedule: permits are spaced ``1/rate`` apart, FIFO; a late wake-up may catch
+  up half a step, except at ``max_rate``, which caps from the first request and is never exceeded.
 
 A 429 the limiter absorbed (a transient one it could wait out) is retried without using the call's
 retry budget, at most ``max_throttled_retries`` times a call; every wait counts against the call's
@@ -431,10 +434,12 @@ class KeyLimiter:
                 self._leave(waiter)
 
     async def aacquire(self, timeout: float | None = None, waited: float = 0.0, front: bool = False) -> Permit:
-        """The async twin: wakes through the caller's own event loop, whichever it is; a remote
-        budget is asked without blocking that loop."""
-        if not front:
-            permit = await self._atake_fast() if self.budget.remote else self._take_fast()
+        """The async twin: wakes through the caller's own event loop, whichever it is. A remote
+        budget is asked without blocking that loop, by the head of the queue only (one round trip
+        at a time per process, as the sync twin under its lock: a burst of calls is not a burst of
+        Redis connections, and permits are granted in the order calls came)."""
+        if not front and not self.budget.remote:
+            permit = self._take_fast()
             if permit is not None:
                 return permit
         start = self.clock()

@@ -108,9 +108,12 @@ end
 return {'0', tostring(epoch), tostring(now), recovered}
 """.replace("@TTL@", str(_TTL))
 
-# ARGV: lease id, outcome, t0, epoch, retry_after, min_rate, backoff, margin, growth, max rate, growth_step
+# ARGV: lease id, outcome, t0, epoch, retry_after, min_rate, backoff, margin, growth, max rate, growth_step.
+# With a max rate, the rate is known from the start: a first 429 cuts it (no estimate), as LocalBudget.
 _GIVE = _PRELUDE + """
 redis.call('ZREM', KEYS[2], ARGV[1])
+local maxrate = tonumber(ARGV[10])
+if rate == 0 and maxrate > 0 then rate = maxrate end
 local minrate, margin = tonumber(ARGV[6]), tonumber(ARGV[8])
 if ARGV[2] == '@OK@' then
   local t0 = tonumber(ARGV[3])
@@ -131,7 +134,7 @@ if ARGV[2] ~= '@THROTTLED@' then return 0 end
 redis.call('HINCRBY', KEYS[1], 'thr', 1)
 redis.call('HSET', KEYS[1], 'lastthr', tostring(now))
 -- the rate now, before the pause below moves the growth's origin
-local cur = current(tonumber(ARGV[9]), tonumber(ARGV[11]), tonumber(ARGV[10]))
+local cur = current(tonumber(ARGV[9]), tonumber(ARGV[11]), maxrate)
 local ra = tonumber(ARGV[5])
 if ra > 0 and now + ra > blocked then
   blocked = now + ra
