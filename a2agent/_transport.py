@@ -420,14 +420,17 @@ class SyncTransport:
         self._pool: Any = None  # owned httpx.HTTPTransport, built on first use (it builds an SSL context)
         self._sleep = sleep
 
-    def _send(self, request: httpx.Request, stream: bool) -> httpx.Response:
-        if self._client is not None:
-            return self._client.send(request, stream=stream)
+    def _owned(self) -> Any:
         if self._pool is None:
             with _CLIENT_LOCK:
                 if self._pool is None:
                     self._pool = _owned_pool(self.config, asynchronous=False)
-        response: httpx.Response = self._pool.handle_request(request)
+        return self._pool
+
+    def _send(self, request: httpx.Request, stream: bool) -> httpx.Response:
+        if self._client is not None:
+            return self._client.send(request, stream=stream)
+        response: httpx.Response = self._owned().handle_request(request)
         response.request = request
         if not stream:
             try:
@@ -441,6 +444,8 @@ class SyncTransport:
         import httpx
 
         call = _Call(self.config, self._client, method, path, payload, timeout, headers)
+        if self._client is None:
+            self._owned()  # before the first permit: building the pool (~60 ms) would hold it
         while True:
             call.attempts += 1
             call.enter()
@@ -468,6 +473,8 @@ class SyncTransport:
         import httpx
 
         call = _Call(self.config, self._client, "POST", path, payload, timeout, headers, stream=True)
+        if self._client is None:
+            self._owned()  # before the first permit: building the pool (~60 ms) would hold it
         while True:
             call.attempts += 1
             delivered = False
@@ -564,6 +571,8 @@ class AsyncTransport:
         import httpx
 
         call = _Call(self.config, self._client, method, path, payload, timeout, headers)
+        if self._client is None:
+            await self._owned()  # before the first permit: building the pool (~60 ms) would hold it
         while True:
             call.attempts += 1
             await call.aenter()
@@ -590,6 +599,8 @@ class AsyncTransport:
         import httpx
 
         call = _Call(self.config, self._client, "POST", path, payload, timeout, headers, stream=True)
+        if self._client is None:
+            await self._owned()  # before the first permit: building the pool (~60 ms) would hold it
         while True:
             call.attempts += 1
             delivered = False
