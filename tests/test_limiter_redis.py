@@ -89,18 +89,26 @@ def test_unreachable_redis_falls_back_with_one_warning(caplog: pytest.LogCapture
 
 
 WORKER = """
-import sys
-from a2agent import A2AgentClient
-client = A2AgentClient(base_url=sys.argv[1], api_key=sys.argv[2], limiter={"redis_url": sys.argv[3]})
-for _ in range(int(sys.argv[4])):
-    client.chat_completions({"model": "deepseek-chat", "messages": [{"role": "user", "content": "hi"}]})
+import asyncio, sys
+from a2agent import A2AgentClient, AsyncA2AgentClient
+url, key, redis_url, calls, mode = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+body = {"model": "deepseek-chat", "messages": [{"role": "user", "content": "hi"}]}
+if mode == "sync":
+    client = A2AgentClient(base_url=url, api_key=key, limiter={"redis_url": redis_url})
+    for _ in range(calls):
+        client.chat_completions(body)
+else:
+    client = AsyncA2AgentClient(base_url=url, api_key=key, limiter={"redis_url": redis_url})
+    async def batch():
+        await asyncio.gather(*(client.chat_completions(body) for _ in range(calls)))
+    asyncio.run(batch())
 print(client.limiter_stats().backend)
 """
 
 
-def test_processes_sharing_a_key_through_redis_all_finish(fresh: str) -> None:
+def test_processes_sharing_a_key_through_redis_all_finish(fresh: str, mode: str) -> None:
     with run_emulator(EmulatorConfig(rate_limit=(10, 0.5), accept_any_key=True)) as emu:
-        procs = [subprocess.Popen([sys.executable, "-c", WORKER, emu.base_url, KEY, fresh, "8"], cwd=ROOT,
+        procs = [subprocess.Popen([sys.executable, "-c", WORKER, emu.base_url, KEY, fresh, "8", mode], cwd=ROOT,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
         outs = [p.communicate(timeout=90) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], [o[1][-2000:] for o in outs]
@@ -209,6 +217,8 @@ def test_max_rate_is_the_aggregate_of_every_process_from_the_first_request(fresh
     a, b = process(fresh, max_rate=10.0), process(fresh, max_rate=10.0)
     grants = grant_times([a, b], 16)
     assert paced(grants, 10.0, catch_up=0.0)  # never a catch-up step at max_rate
+    a.release(a.acquire(timeout=5), THROTTLED, None)  # a 429 anyway: a cut from max_rate, no estimate
+    assert b.stats().rate == pytest.approx(9.0)
 
 
 # -- leases: renewed while the process lives, freed one lease after it died -----------------------
@@ -360,6 +370,20 @@ async def test_a_take_cancelled_mid_round_trip_gives_its_slot_back(slow: SlowPro
     slow.gate.set()
     await until(lambda: client.zcard(slots) == 0)  # the granted permit went back once it arrived
     await limiter.arelease(await limiter.aacquire(timeout=5), OK)  # and the key is usable
+
+
+async def test_a_burst_of_async_calls_asks_redis_one_at_a_time(fresh: str) -> None:
+    client = redis.Redis.from_url(fresh)
+    before = len(client.client_list())
+    limiter = process(fresh)
+
+    async def one() -> None:
+        await limiter.arelease(await limiter.aacquire(timeout=30), OK)
+
+    await asyncio.gather(*(one() for _ in range(50)))
+    # the queue's head asks (one connection), the releases share it or one more; the heartbeat: one
+    assert len(client.client_list()) - before <= 3
+    assert limiter.stats().in_flight == 0
 
 
 def test_one_limiter_from_several_event_loops(fresh: str) -> None:
