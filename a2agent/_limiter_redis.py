@@ -1,6 +1,6 @@
 """The limiter's budget in Redis: every process using a key shares one rate and one concurrency cap.
 
-The same decisions as ``LocalBudget`` (``_limiter.py``), made atomically by Lua scripts on the Redis
+The same decisions as ``LocalBudget`` (``_limiter_budget.py``), made atomically by Lua scripts on the Redis
 server's clock (``TIME``), so processes on several hosts agree on time. Per key, Redis keys named
 from a hash of (base URL, hash of the API key), never the key: ``a2agent:limiter:<h>:state`` (a hash:
 rate, schedule, pause, epoch, estimate), ``...:slots`` (a sorted set of concurrency leases scored by
@@ -36,7 +36,7 @@ import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ._limiter import OK, THROTTLED, LimiterSettings, LocalBudget, Permit
+from ._limiter_budget import OK, THROTTLED, LimiterSettings, LocalBudget, Permit
 
 __all__ = ["RedisBudget"]
 
