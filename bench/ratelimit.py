@@ -214,8 +214,8 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     fig, axes = plt.subplots(2, 2, figsize=(16, 8.4))
     for ax, (key, title) in zip(axes.flat, [("failed", "failed calls"), ("429s", "429s the server sent"),
                                             ("ratio", "wall time (x ideal = calls / R)"),
-                                            ("max_per_s_known", "most requests/s reaching the server once the "
-                                                                "rate was known")], strict=True):
+                                            ("max_per_s_known", "most requests/s at the server, once the rate "
+                                                                "was known")], strict=True):
         values = [r[key] for r in rows]
         bars = ax.barh(names, values, color=ours)
         ax.invert_yaxis()
@@ -225,7 +225,8 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         if key == "max_per_s_known":
             ax.axvline(RATE, color="black", linestyle="--", linewidth=1)
             ax.text(RATE, len(rows) - 0.4, f" R = {RATE}", fontsize=8)
-    fig.suptitle(f"{rows[0]['calls']} calls on a key limited to {RATE} req/s (emulator), default settings")
+    fig.suptitle(f"{rows[0]['calls']} calls on a key limited to {RATE} req/s (emulator), default settings "
+                 "unless the label says otherwise")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
