@@ -11,7 +11,8 @@ Module map (data flows top to bottom and back):
     _openai.py     the OpenAI chat-completions codec (the canonical shape: a pass-through)
     _anthropic.py  the Anthropic Messages codec (requests, responses, stream events)
     _transport.py  the only httpx importer: requests, pools, error mapping, the retry loops
-    _limiter.py    the per-key limiter (concurrency, adaptive rate from 429s): pure budget + waiting
+    _limiter.py    the per-key limiter: FIFO waiting (threads, event loops), one per key (the registry)
+    _limiter_budget.py  its settings and pure in-process decisions (concurrency, AIMD rate from 429s)
     _limiter_redis.py  the limiter's budget in Redis, shared by processes (the ``[redis]`` extra)
     _retry.py      the pure retry policy (what is retried, how long to wait)
     _errors.py     the error tree and the one scrubbing point for API keys

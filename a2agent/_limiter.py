@@ -5,24 +5,15 @@ permit here first (``_Call`` in ``_transport.py`` is the one place that does) an
 the attempt ends (a stream: when it ends). One ``KeyLimiter`` is shared by every client and model in
 the process that uses the same base URL and API key (``limiter_for``; the registry is keyed by the
 URL and a hash of the key, never the key). With ``redis_url`` (or ``A2AGENT_REDIS_URL``) the budget
-lives in Redis and is shared by every process using the key (``_limiter_redis.py``).
+lives in Redis and is shared by every process using the key (``_limiter_redis.py``); event loops
+then await it (``aacquire``/``arelease``) rather than block on it.
 
-The budget (``LocalBudget``; pure, every method takes ``now``):
-- until the first 429 there is no rate cap: a permit is one lock, one clock read and a counter;
-- on a 429 the whole key slows down: every waiting call waits out the server's ``retry-after-ms`` /
-  ``Retry-After`` once (one shared pause, not one per call), and the rate is set: after the first
-  429, to 95% of what the server accepted in the second before it (requests sent then that
-  succeeded; with none, a slow start from 1/s doubling every second); after later ones, cut by
-  ``backoff`` (to 90%). 429s of requests sent before the last cut
-  are the same congestion and change nothing (one cut per round trip, as TCP does);
-- without 429s the rate grows by ``growth`` (1%) plus ``growth_step`` (0.25 requests/s) per
-  second (the additive part is what makes several processes of one key converge to fair shares),
-  and after ``recover_after`` seconds with no 429 the cap is lifted again;
-- pacing is a GCRA schedule: permits are spaced ``1/rate`` apart, FIFO.
-
-A 429 the limiter absorbed (a transient one it could wait out) is retried without using the call's
-retry budget, at most ``max_throttled_retries`` times a call; every wait counts against the call's
-timeout and ``max_wait``; the queue holds at most ``max_queue`` calls. Past those: ``LimiterError``.
+What a permit costs and when one is granted is the budget's business (``_limiter_budget.py``: no
+cap until the first 429, one shared pause, then AIMD pacing); this module waits for it: a FIFO
+queue that threads and event loops share. A 429 the limiter absorbed (a transient one it could
+wait out) is retried without using the call's retry budget, at most ``max_throttled_retries`` times
+a call; every wait counts against the call's timeout and ``max_wait``; the queue holds at most
+``max_queue`` calls. Past those: ``LimiterError``.
 """
 
 from __future__ import annotations
@@ -36,72 +27,28 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from ._errors import InvalidInputError, LimiterError
+from ._errors import LimiterError
+from ._limiter_budget import (
+    DEFAULT_SETTINGS,
+    OK,
+    OTHER,
+    THROTTLED,
+    Budget,
+    LimiterSettings,
+    LocalBudget,
+    Permit,
+    RemoteBudget,
+    resolve_limiter,
+)
 
-__all__ = ["KeyLimiter", "LimiterSettings", "LimiterStats", "LocalBudget", "limiter_for", "resolve_limiter",
-           "shared_limiter"]
+__all__ = ["OK", "OTHER", "THROTTLED", "KeyLimiter", "LimiterSettings", "LimiterStats", "LocalBudget", "Permit",
+           "limiter_for", "resolve_limiter", "shared_limiter"]
 
 log = logging.getLogger("a2agent")
-
-OK, THROTTLED, OTHER = 0, 1, 2  # how an attempt ended, as far as the budget cares
-_WINDOW = 1.0  # seconds: the first rate estimate counts what the server accepted in this window
-
-
-@dataclass(frozen=True)
-class LimiterSettings:
-    """How a key is limited. Defaults: no rate cap until the server answers 429, at most 1000 calls
-    in flight (as many as the connection pool holds), 10,000 queued, 300 s of waiting at most."""
-
-    max_concurrency: int | None = 1000
-    max_rate: float | None = None  # requests/s never exceeded (None: only what the server teaches)
-    max_queue: int = 10_000
-    max_wait: float = 300.0  # seconds a call may spend waiting in the limiter, all attempts together
-    max_throttled_retries: int = 20
-    min_rate: float = 0.5
-    backoff: float = 0.9
-    growth: float = 0.01  # per second, relative to the rate ...
-    growth_step: float = 0.25  # ... plus this many requests/s per second: keys' processes converge to fair shares
-    margin: float = 0.95
-    recover_after: float = 30.0
-    redis_url: str | None = None  # else A2AGENT_REDIS_URL; "" forces the in-process budget
-    lease: float = 60.0  # seconds a Redis concurrency slot outlives a process that died holding it
-
-    def __post_init__(self) -> None:
-        for name in ("max_wait", "min_rate", "growth", "growth_step", "recover_after", "lease"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and 0 <= value < math.inf):
-                raise InvalidInputError(f"LimiterSettings.{name} must be a finite number >= 0, got {value!r}")
-        if self.max_concurrency is not None and self.max_concurrency < 1:
-            raise InvalidInputError(f"LimiterSettings.max_concurrency must be >= 1, got {self.max_concurrency!r}")
-        if self.max_rate is not None and not 0 < self.max_rate < math.inf:
-            raise InvalidInputError(f"LimiterSettings.max_rate must be > 0, got {self.max_rate!r}")
-        if not 0 < self.backoff < 1 or not 0 < self.margin <= 1:
-            raise InvalidInputError("LimiterSettings.backoff must be in (0, 1) and margin in (0, 1]")
-        if self.max_queue < 0 or self.max_throttled_retries < 0:
-            raise InvalidInputError("LimiterSettings.max_queue and max_throttled_retries must be >= 0")
-
-
-DEFAULT_SETTINGS = LimiterSettings()
-
-
-def resolve_limiter(value: Any) -> LimiterSettings | None:
-    """The ``limiter=`` argument of a client: None/True (defaults), False (off), settings, or a dict."""
-    if value is None or value is True:
-        return DEFAULT_SETTINGS
-    if value is False:
-        return None
-    if isinstance(value, LimiterSettings):
-        return value
-    if isinstance(value, Mapping):
-        try:
-            return LimiterSettings(**value)
-        except TypeError as exc:
-            raise InvalidInputError(f"limiter: {exc}") from None
-    raise InvalidInputError(f"limiter must be a LimiterSettings, a dict, True or False, got {type(value).__name__}")
 
 
 @dataclass(frozen=True)
@@ -117,121 +64,6 @@ class LimiterStats:
     throttled: int
     total_wait: float
     max_concurrency: int | None
-
-
-class Permit:
-    """One attempt's hold on the budget: when it was granted, and the budget epoch it saw."""
-
-    __slots__ = ("epoch", "lease", "t0", "waited")
-
-    def __init__(self, t0: float, epoch: int, lease: str = "") -> None:
-        self.t0 = t0
-        self.epoch = epoch
-        self.lease = lease
-        self.waited = 0.0  # seconds the caller waited for it
-
-
-class Budget(Protocol):
-    @property
-    def name(self) -> str: ...
-
-    def take(self, now: float) -> tuple[float, Permit | None]: ...
-    def give(self, permit: Permit, outcome: int, now: float, retry_after: float | None) -> str | None: ...
-    def snapshot(self, now: float) -> tuple[float | None, int, int]: ...
-
-
-class LocalBudget:
-    """The in-process budget: pure decisions over ``now``, no lock, no I/O (``KeyLimiter`` locks)."""
-
-    name = "local"
-
-    def __init__(self, settings: LimiterSettings, label: str = "") -> None:
-        self.s = settings
-        self.label = label  # a short hash of the key, for the log
-        self.in_flight = 0
-        self.throttled = 0
-        self.epoch = 0
-        self.rate: float | None = settings.max_rate  # the rate at t_change; None: uncapped
-        self.t_change = 0.0
-        self.tat = 0.0  # the GCRA schedule: the earliest time the next permit may start
-        self.blocked_until = 0.0
-        self.last_throttle = -math.inf
-        self.slow_start = False
-        self.estimating = False  # after the first 429: successes sent just before it raise the estimate
-        self.est_cut = 0.0
-        self.est_count = 0
-        self.recent: deque[float] = deque(maxlen=4096)  # while uncapped: when the last successes were sent
-
-    def current_rate(self, now: float) -> float | None:
-        if self.rate is None:
-            return None
-        dt = max(0.0, now - max(self.t_change, self.blocked_until))
-        rate = (self.rate * 2.0**dt if self.slow_start
-                else self.rate * (1.0 + self.s.growth * dt) + self.s.growth_step * dt)
-        return rate if self.s.max_rate is None else min(rate, self.s.max_rate)
-
-    def take(self, now: float) -> tuple[float, Permit | None]:
-        """(0, permit) when an attempt may start now, else (seconds to wait, None); inf: for a slot."""
-        if now < self.blocked_until:
-            return self.blocked_until - now, None
-        cap = self.s.max_concurrency
-        if cap is not None and self.in_flight >= cap:
-            return math.inf, None
-        if self.rate is not None:
-            if self.s.max_rate is None and now - self.last_throttle >= self.s.recover_after:
-                self._recover()
-            else:
-                interval = 1.0 / self.current_rate(now)  # type: ignore[operator]  # capped: a number
-                tat = max(self.tat, now - interval / 2)  # a late wake-up may catch up half a step
-                if now < tat:
-                    return tat - now, None
-                self.tat = tat + interval
-        self.in_flight += 1
-        return 0.0, Permit(now, self.epoch)
-
-    def _recover(self) -> None:
-        self.rate = None
-        self.estimating = self.slow_start = False
-        log.info("a2agent limiter %s: no 429 for %.0fs, rate cap lifted", self.label, self.s.recover_after)
-
-    def give(self, permit: Permit, outcome: int, now: float, retry_after: float | None) -> str | None:
-        """Account for a finished attempt; returns a log message when the rate was cut."""
-        self.in_flight -= 1
-        if outcome == OK:
-            if self.rate is None:
-                self.recent.append(permit.t0)
-            elif self.estimating and self.est_cut - _WINDOW <= permit.t0 <= self.est_cut:
-                self.est_count += 1
-                if self.slow_start or self.rate is None or self.est_count * self.s.margin > self.rate:
-                    self.rate, self.slow_start = max(self.s.min_rate, self.est_count * self.s.margin), False
-            return None
-        if outcome != THROTTLED:
-            return None
-        self.throttled += 1
-        self.last_throttle = now
-        rate = self.current_rate(now)  # before the pause below moves the growth's origin
-        if retry_after:
-            self.blocked_until = max(self.blocked_until, now + retry_after)  # one pause for every caller
-        if permit.epoch != self.epoch:
-            return None  # sent before the last cut: the same congestion, already answered
-        self.epoch += 1
-        if self.rate is None:  # the first 429: estimate from what the server accepted just before
-            count = sum(1 for t0 in self.recent if t0 >= now - _WINDOW)
-            self.recent.clear()
-            self.estimating, self.est_cut, self.est_count = True, now, count  # later answers may add
-            if count:
-                self.rate, self.slow_start = max(self.s.min_rate, count * self.s.margin), False
-            else:
-                self.rate, self.slow_start = max(self.s.min_rate, 1.0), True
-        else:
-            self.rate = max(self.s.min_rate, (rate or self.s.min_rate) * self.s.backoff)
-            self.estimating = self.slow_start = False
-        self.t_change = now
-        self.tat = max(self.tat, self.blocked_until)
-        return f"429: backing off (pause {retry_after or 0:.2f}s, then paced)"
-
-    def snapshot(self, now: float) -> tuple[float | None, int, int]:
-        return self.current_rate(now), self.in_flight, self.throttled
 
 
 class _Waiter:
@@ -261,6 +93,12 @@ class KeyLimiter:
                 return self.budget.take(self.clock())[1]
         return None
 
+    async def _atake_fast(self) -> Permit | None:
+        with self._lock:
+            if self._queue:
+                return None
+        return (await self._aask())[1]
+
     def _enqueue(self, waiter: _Waiter, front: bool) -> None:
         with self._lock:
             if len(self._queue) >= self.settings.max_queue:
@@ -282,6 +120,33 @@ class KeyLimiter:
                 if self._queue:
                     self._queue[0].notify()  # the next one computes its own wait
             return wait, permit
+
+    async def _apoll(self, waiter: _Waiter) -> tuple[float, Permit | None]:
+        """``_poll`` for a remote budget: the head asks it without holding the lock."""
+        with self._lock:
+            if self._queue[0] is not waiter:
+                return math.inf, None
+        wait, permit = await self._aask()
+        if permit is not None:
+            self._leave(waiter)  # the head, or just behind a retry that went to the front meanwhile
+        return wait, permit
+
+    async def _aask(self) -> tuple[float, Permit | None]:
+        """One remote take, shielded: a caller cancelled mid-way leaves the round trip to finish (a
+        connection is never cut mid-reply) and a permit it granted is given back at once."""
+        task = asyncio.ensure_future(self._remote().atake())
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(self._give_back)
+            raise
+
+    def _give_back(self, task: asyncio.Future[tuple[float, Permit | None]]) -> None:
+        if not task.cancelled() and task.exception() is None and (permit := task.result()[1]) is not None:
+            _background(self.arelease(permit, OTHER))
+
+    def _remote(self) -> RemoteBudget:
+        return self.budget  # type: ignore[return-value]  # only called while budget.remote
 
     def _leave(self, waiter: _Waiter) -> None:
         with self._lock:
@@ -311,11 +176,29 @@ class KeyLimiter:
         if message:
             log.info("a2agent limiter %s: %s", self.label, message)
 
-    def _turn(self, waiter: _Waiter, start: float, limit: float, waited: float,
-              why: str) -> tuple[Permit | None, float]:
+    async def arelease(self, permit: Permit, outcome: int, retry_after: float | None = None) -> None:
+        """``release`` for event loops: a remote budget is told without blocking the loop, and is
+        told even when the caller is cancelled meanwhile."""
+        if not self.budget.remote:
+            self.release(permit, outcome, retry_after)
+            return
+        task = asyncio.ensure_future(self._remote().agive(permit, outcome, retry_after))
+        task.add_done_callback(self._given)
+        await asyncio.shield(task)
+
+    def _given(self, task: asyncio.Future[str | None]) -> None:
+        with self._lock:
+            if self._queue:
+                self._queue[0].notify()
+        message = None if task.cancelled() or task.exception() is not None else task.result()
+        if message:
+            log.info("a2agent limiter %s: %s", self.label, message)
+
+    def _settle(self, polled: tuple[float, Permit | None], start: float, limit: float, waited: float,
+                why: str) -> tuple[Permit | None, float]:
         """The step both waiting twins share (no I/O): a granted permit with its wait recorded, or
         None and how long to wait before asking again; raises once the wait's bound is spent."""
-        wait, permit = self._poll(waiter)
+        wait, permit = polled
         now = self.clock()
         if permit is not None:
             permit.waited = now - start
@@ -339,7 +222,7 @@ class KeyLimiter:
         self._enqueue(waiter, front)
         try:
             while True:
-                permit, wait = self._turn(waiter, start, limit, waited, why)
+                permit, wait = self._settle(self._poll(waiter), start, limit, waited, why)
                 if permit is not None:
                     return permit
                 event.wait(wait)
@@ -349,10 +232,14 @@ class KeyLimiter:
                 self._leave(waiter)
 
     async def aacquire(self, timeout: float | None = None, waited: float = 0.0, front: bool = False) -> Permit:
-        """The async twin: wakes through the caller's own event loop, whichever it is."""
-        permit = None if front else self._take_fast()
-        if permit is not None:
-            return permit
+        """The async twin: wakes through the caller's own event loop, whichever it is. A remote
+        budget is asked without blocking that loop, by the head of the queue only (one round trip
+        at a time per process, as the sync twin under its lock: a burst of calls is not a burst of
+        Redis connections, and permits are granted in the order calls came)."""
+        if not front and not self.budget.remote:
+            permit = self._take_fast()
+            if permit is not None:
+                return permit
         start = self.clock()
         limit, why = self._deadline(timeout, waited)
         loop = asyncio.get_running_loop()
@@ -368,9 +255,11 @@ class KeyLimiter:
 
         waiter = _Waiter(notify)
         self._enqueue(waiter, front)
+        permit = None
         try:
             while True:
-                permit, wait = self._turn(waiter, start, limit, waited, why)
+                polled = await self._apoll(waiter) if self.budget.remote else self._poll(waiter)
+                permit, wait = self._settle(polled, start, limit, waited, why)
                 if permit is not None:
                     return permit
                 with contextlib.suppress(TimeoutError):
@@ -390,10 +279,13 @@ class KeyLimiter:
         return True
 
     async def apace(self, blocking: bool = True, timeout: float | None = None) -> bool:
-        permit = await self.aacquire(timeout) if blocking else self._take_fast()
+        if blocking:
+            permit: Permit | None = await self.aacquire(timeout)
+        else:
+            permit = await self._atake_fast() if self.budget.remote else self._take_fast()
         if permit is None:
             return False
-        self.release(permit, OTHER)
+        await self.arelease(permit, OTHER)
         return True
 
     def _add_wait(self, seconds: float) -> None:
@@ -401,11 +293,21 @@ class KeyLimiter:
             self.total_wait += seconds
 
     def stats(self) -> LimiterStats:
+        """A snapshot (with Redis: one round trip to read the shared state, from any thread)."""
         with self._lock:
             rate, in_flight, throttled = self.budget.snapshot(self.clock())
             return LimiterStats(key=self.label, backend=self.budget.name, rate=rate, in_flight=in_flight,
                                 queued=len(self._queue), throttled=throttled, total_wait=self.total_wait,
                                 max_concurrency=self.settings.max_concurrency)
+
+
+_TASKS: set[asyncio.Task[None]] = set()  # background tasks, held until done (the loop keeps only weak refs)
+
+
+def _background(coro: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.ensure_future(coro)
+    _TASKS.add(task)
+    task.add_done_callback(_TASKS.discard)
 
 
 # -- the registry: one limiter per (base URL, key) in the process --------------------------------

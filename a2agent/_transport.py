@@ -364,15 +364,23 @@ class _Call:
             self.permit = permit = await self.limiter.aacquire(self._wait_limit(), self.waited, self.absorbed > 0)
             self.waited += permit.waited
 
+    def _outcome(self) -> tuple[int, float | None]:
+        status = self.status
+        if status == 429:
+            return THROTTLED, self.retry_after
+        return (OK if 0 < status < 400 else OTHER), None
+
     def leave(self) -> None:
         permit = self.permit
         if permit is not None:
             self.permit = None
-            status = self.status
-            if status == 429:
-                self.limiter.release(permit, THROTTLED, self.retry_after)  # type: ignore[union-attr]
-            else:
-                self.limiter.release(permit, OK if 0 < status < 400 else OTHER)  # type: ignore[union-attr]
+            self.limiter.release(permit, *self._outcome())  # type: ignore[union-attr]
+
+    async def aleave(self) -> None:
+        permit = self.permit
+        if permit is not None:
+            self.permit = None
+            await self.limiter.arelease(permit, *self._outcome())  # type: ignore[union-attr]
 
     def absorb(self, error: A2AgentError) -> bool:
         """True when the limiter takes a transient 429 on itself: the call waits in the limiter (the
@@ -434,14 +442,17 @@ class SyncTransport:
         self._pool: Any = None  # owned httpx.HTTPTransport, built on first use (it builds an SSL context)
         self._sleep = sleep
 
-    def _send(self, request: httpx.Request, stream: bool) -> httpx.Response:
-        if self._client is not None:
-            return self._client.send(request, stream=stream)
+    def _owned(self) -> Any:
         if self._pool is None:
             with _CLIENT_LOCK:
                 if self._pool is None:
                     self._pool = _owned_pool(self.config, asynchronous=False)
-        response: httpx.Response = self._pool.handle_request(request)
+        return self._pool
+
+    def _send(self, request: httpx.Request, stream: bool) -> httpx.Response:
+        if self._client is not None:
+            return self._client.send(request, stream=stream)
+        response: httpx.Response = self._owned().handle_request(request)
         response.request = request
         if not stream:
             try:
@@ -455,6 +466,8 @@ class SyncTransport:
         import httpx
 
         call = _Call(self.config, self._client, method, path, payload, timeout, headers)
+        if self._client is None:
+            self._owned()  # before the first permit: building the pool (~60 ms) would hold it
         while True:
             call.attempts += 1
             call.enter()
@@ -482,6 +495,8 @@ class SyncTransport:
         import httpx
 
         call = _Call(self.config, self._client, "POST", path, payload, timeout, headers, stream=True)
+        if self._client is None:
+            self._owned()  # before the first permit: building the pool (~60 ms) would hold it
         while True:
             call.attempts += 1
             delivered = False
@@ -578,6 +593,8 @@ class AsyncTransport:
         import httpx
 
         call = _Call(self.config, self._client, method, path, payload, timeout, headers)
+        if self._client is None:
+            await self._owned()  # before the first permit: building the pool (~60 ms) would hold it
         while True:
             call.attempts += 1
             await call.aenter()
@@ -591,7 +608,7 @@ class AsyncTransport:
                     return _decode_body(response.content)
                 error = call.status_error(response)
             finally:
-                call.leave()
+                await call.aleave()
             delay = call.retry_delay(error)
             if delay is None:
                 raise error
@@ -604,6 +621,8 @@ class AsyncTransport:
         import httpx
 
         call = _Call(self.config, self._client, "POST", path, payload, timeout, headers, stream=True)
+        if self._client is None:
+            await self._owned()  # before the first permit: building the pool (~60 ms) would hold it
         while True:
             call.attempts += 1
             delivered = False
@@ -644,7 +663,7 @@ class AsyncTransport:
             except httpx.RequestError as exc:
                 error = call.transport_error(exc)
             finally:
-                call.leave()
+                await call.aleave()
             delay = None if delivered else call.retry_delay(error)
             if delay is None:
                 raise error

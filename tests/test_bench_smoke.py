@@ -111,6 +111,7 @@ def test_rate_limit_bench_runs_every_path_at_a_tiny_size() -> None:
     assert all(r["completed"] + r["failed"] == r["calls"] for r in rows)
     assert all(r["completed"] == r["calls"] for r in rows if "A2Agent" in r["label"])
     assert "| ChatA2Agent | 8 | 0 |" in report(rows) and verdicts(rows)
+    assert all(r["max_per_s_known"] <= r["max_per_s"] for r in rows)
 
 
 def test_rate_windows_count_server_side() -> None:
@@ -118,3 +119,11 @@ def test_rate_windows_count_server_side() -> None:
 
     arrivals = [(0.0, True), (0.5, False), (0.9, True), (1.2, True), (3.0, True)]
     assert windows(arrivals) == (3, 2, [3, 1, 0, 1])
+
+
+def test_the_rate_is_known_once_the_first_429s_pause_is_over() -> None:
+    from bench.ratelimit import known_from
+
+    # R = 2 a second: the 429 at 0.5 asks to wait until the oldest admitted one (0.0) leaves the window
+    assert known_from([(0.0, True), (0.2, True), (0.5, False), (1.3, True)]) == 1.0
+    assert known_from([(0.0, True), (0.2, True)]) is None  # no 429: never learned

@@ -7,6 +7,7 @@ code is right); nothing asserts how long anything took.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import threading
@@ -53,7 +54,21 @@ def test_first_429_paces_at_what_the_server_accepted_and_pauses_everyone_once() 
     assert permit is None and wait == pytest.approx(1 / 19)  # then paced
 
 
-def test_later_429s_cut_by_backoff_and_the_rate_grows_back() -> None:
+def busy(budget: LocalBudget, start: float, end: float) -> tuple[float, Permit]:
+    """A key with calls always waiting: each permit taken the moment it is due, until ``end``; the
+    last one is kept (time, permit)."""
+    now = start
+    while True:
+        wait, permit = budget.take(now)
+        if permit is None:
+            now += wait
+            continue
+        if now >= end:
+            return now, permit
+        budget.give(permit, OK, now, None)
+
+
+def test_later_429s_cut_by_backoff_and_the_rate_grows_back_while_busy() -> None:
     s = LimiterSettings(backoff=0.9, growth=0.02, growth_step=0.25)
     budget = LocalBudget(s)
     permits = burst(budget, 11)
@@ -61,13 +76,46 @@ def test_later_429s_cut_by_backoff_and_the_rate_grows_back() -> None:
         budget.give(p, OK, 0.0, None)
     budget.give(permits[10], THROTTLED, 0.0, None)
     assert budget.rate == pytest.approx(9.5)
-    grown = 9.5 * 1.2 + 2.5  # +2% and +0.25 req/s a second
-    assert budget.current_rate(10.0) == pytest.approx(grown)
-    _, permit = budget.take(10.0)
-    assert permit is not None and permit.epoch == 1
-    budget.give(permit, THROTTLED, 10.0, 0.5)
+    now, permit = busy(budget, 0.001, 10.0)  # sent after the 429: no estimate
+    grown = 9.5 * (1 + 0.02 * now) + 0.25 * now  # +2% and +0.25 req/s a second of use
+    assert budget.current_rate(now) == pytest.approx(grown)
+    assert permit.epoch == 1
+    budget.give(permit, THROTTLED, now, 0.5)
     assert budget.rate == pytest.approx(grown * 0.9)
-    assert budget.blocked_until == pytest.approx(10.5)
+    assert budget.blocked_until == pytest.approx(now + 0.5)
+
+
+@pytest.mark.parametrize("idle", [2.0, 20.0, 600.0], ids=["2s", "20s", "10min"])
+def test_an_idle_key_keeps_the_rate_it_learned(idle: float) -> None:
+    """A second batch after a pause starts at the learned rate, not at what the rate would have
+    grown to meanwhile (growth counts only time the key used its pace)."""
+    budget = LocalBudget(LimiterSettings(recover_after=3600.0))
+    permits = burst(budget, 11)
+    for p in permits[:10]:
+        budget.give(p, OK, 0.0, None)
+    budget.give(permits[10], THROTTLED, 0.0, None)
+    now, permit = busy(budget, 0.001, 1.0)
+    budget.give(permit, OK, now, None)
+    learned = budget.current_rate(now)
+    assert learned is not None and learned < 9.5 * 1.02 + 0.3  # a second of growth
+    later = now + idle
+    assert budget.take(later)[1] is not None
+    assert budget.current_rate(later) == pytest.approx(learned, rel=0.01)
+    wait, none = budget.take(later)
+    assert none is None and wait == pytest.approx(0.5 / learned, rel=0.02)  # paced from the first request
+
+
+def test_max_rate_is_never_exceeded_not_even_catching_up() -> None:
+    budget = LocalBudget(LimiterSettings(max_rate=10.0))
+    grants, now = [], 100.0
+    while len(grants) < 40:
+        wait, permit = budget.take(now)
+        if permit is None:
+            now += wait + 0.013  # every wake-up late: a late one may not catch up at max_rate
+            continue
+        grants.append(now)
+        budget.give(permit, OK, now, None)
+    assert all(b - a >= 0.1 - 1e-9 for a, b in itertools.pairwise(grants))
 
 
 def test_no_429_for_recover_after_lifts_the_cap() -> None:
