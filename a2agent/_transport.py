@@ -73,6 +73,7 @@ _CLIENT_LOCK = threading.Lock()
 # whole length), and enough idle ones kept for the next burst of a long-lived client.
 _MAX_CONNECTIONS = 1000
 _MAX_KEEPALIVE = 200
+_MAX_ASYNC_IDLE = 1000
 _KEEPALIVE_EXPIRY = 30.0
 _HEAD_BYTES = 300  # how much of a non-SSE 200 body an error quotes
 # After a stream's end marker ([DONE], message_stop) the HTTP body should end at once (the chunked
@@ -252,8 +253,17 @@ def _owned_pool(config: TransportConfig, asynchronous: bool) -> Any:
     proxy = proxies.get(parts.scheme) or proxies.get("all")
     if proxy and urllib.request.proxy_bypass(parts.hostname or ""):
         proxy = None
-    cls = httpx.AsyncHTTPTransport if asynchronous else httpx.HTTPTransport
-    return cls(limits=_limits(), proxy=proxy)
+    if not asynchronous:
+        return httpx.HTTPTransport(limits=_limits(), proxy=proxy)
+    from ._pool import AsyncPool
+
+    transport = httpx.AsyncHTTPTransport(limits=_limits(), proxy=proxy)
+    # httpcore's pool scheduling is what made a long-lived client's second burst slow (see _pool);
+    # its connection factory (SSL, proxy, keep-alive expiry as httpx configured them) is kept.
+    transport._pool = AsyncPool(transport._pool.create_connection,  # type: ignore[assignment]
+                                max_connections=_MAX_CONNECTIONS, max_idle=_MAX_ASYNC_IDLE,
+                                idle_expiry=_KEEPALIVE_EXPIRY)
+    return transport
 
 
 def _drain_reads(response: httpx.Response) -> Any:
