@@ -44,8 +44,9 @@ class AsyncPool:
     """A drop-in for httpcore's ``AsyncConnectionPool`` behind ``httpx.AsyncHTTPTransport``."""
 
     def __init__(self, connect: Callable[[httpcore.Origin], Connection], *, max_connections: int,
-                 max_idle: int, idle_expiry: float) -> None:
+                 max_idle: int, idle_expiry: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._connect = connect
+        self._clock = clock
         self._max_connections = max_connections
         self._max_idle = max_idle
         self._idle_expiry = idle_expiry
@@ -123,7 +124,7 @@ class AsyncPool:
         if self._closed or len(self._idle) >= self._max_idle:
             self._count -= 1
             return connection
-        now = time.monotonic()
+        now = self._clock()
         self._idle.append((now, connection))
         return self._expired(now)
 
