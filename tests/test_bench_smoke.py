@@ -118,3 +118,13 @@ def test_rate_windows_count_server_side() -> None:
 
     arrivals = [(0.0, True), (0.5, False), (0.9, True), (1.2, True), (3.0, True)]
     assert windows(arrivals) == (3, 2, [3, 1, 0, 1])
+
+
+def test_burst_bench_runs_every_contender_at_a_tiny_size(bench_url: str) -> None:
+    from bench.burst import NAMES, measure_bursts, report, verdicts
+
+    results = measure_bursts(bench_url, NAMES, streams=20, bursts=2)
+    assert list(results) == NAMES
+    assert all(set(r) == {"burst1", "burst2", "peak_mb"} for r in results.values())
+    assert "| AsyncA2AgentClient |" in report(results, 20)
+    assert [line.split(":")[0] for line in verdicts(results)] == ["AsyncA2AgentClient", "ChatA2Agent", "A2AgentLLM"]
