@@ -13,7 +13,7 @@ import pytest
 import a2agent._transport as transport
 from a2agent import APITimeoutError, AsyncA2AgentClient
 from tests.faults.helpers import KEY, PAYLOAD, bounded, ok_reply, text_of
-from tests.faults.server import FaultServer, Request, Step
+from tests.faults.server import FaultServer, Request, Step, closed_port
 
 BURST = 24
 
@@ -109,3 +109,17 @@ def test_the_wait_for_a_connection_is_bounded_and_gives_its_turn_back(server: Fa
     assert bounded(lambda: asyncio.run(scenario())) == "ok"
     assert server.request_count == 2
     assert server.connections[0].client_closed.is_set()
+
+
+def test_the_async_pool_still_goes_through_the_proxy_environment(server: FaultServer,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its connections come from the factory httpx configured (here: a forwarding HTTP proxy)."""
+    server.always(ok_reply("openai", "stream"))
+    monkeypatch.setenv("HTTP_PROXY", server.origin)
+    monkeypatch.delenv("NO_PROXY")
+    monkeypatch.delenv("no_proxy")
+    with closed_port() as port:  # the API's own address is never connected to
+        base_url = f"http://127.0.0.1:{port}/v1"
+        client = AsyncA2AgentClient(api_key=KEY, base_url=base_url, timeout=30, max_retries=0)
+        assert bounded(lambda: asyncio.run(_stream(client))) == "ok"
+    assert [r.path for r in server.requests] == [base_url + "/chat/completions"]
