@@ -3,8 +3,10 @@
 A client that is kept (a server's model object, a notebook's) meets bursts on a pool that already
 holds connections from the last one; the second burst must cost no more than the first. Each
 contender runs in a fresh process (as the memory measurement of bench/run.py), against the
-bench server (bench/server.py, 127.0.0.1 only), after one warm-up stream (lazy imports, the first
-connection). Per contender: seconds per burst, and the peak RSS growth over all bursts.
+bench server (bench/server.py, 127.0.0.1 only), after a warm-up stream on another client of its
+own. Per contender: seconds per burst, and the peak RSS growth over all bursts. The garbage
+collector stays on: a burst lasts seconds, its collections are part of its cost, and the peak RSS
+is measured with them.
 
     python -m bench.burst [--streams 1000] [--bursts 3] [--repeats 3] [--json bench/burst.json]
 
@@ -21,33 +23,15 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
 
-from bench.clients import CONTENDERS, KEY, PROMPT
+from bench.clients import CONTENDERS, CORE
 from bench.run import ROOT, _rss_kb, free_port, start_server
 
 MODEL = "bench-stream-50"
-CORE = "AsyncA2AgentClient"  # the core client's stream, with no framework around it
-NAMES = ["raw httpx", "openai SDK", CORE, "ChatA2Agent", "A2AgentLLM"]
-OURS = (CORE, "ChatA2Agent", "A2AgentLLM")
-
-
-def core_astream(base_url: str) -> Callable[[str], Coroutine[Any, Any, int]]:
-    from a2agent import AsyncA2AgentClient
-
-    client = AsyncA2AgentClient(base_url=base_url, api_key=KEY)
-
-    async def astream(model: str) -> int:
-        payload = {"model": model, "messages": [{"role": "user", "content": PROMPT}],
-                   "stream_options": {"include_usage": True}}
-        seen = 0
-        async for _ in client.stream_chat_completions(payload):
-            seen += 1
-        return seen
-
-    return astream
+NAMES = ["raw httpx", "openai SDK", "a2agent core", "ChatA2Agent", "A2AgentLLM"]
+OURS = ("a2agent core", "ChatA2Agent", "A2AgentLLM")
+FACTORIES = {**CONTENDERS, **CORE}
 
 
 def child(name: str, base_url: str, streams: int, bursts: int) -> dict[str, float]:
@@ -58,13 +42,10 @@ def child(name: str, base_url: str, streams: int, bursts: int) -> dict[str, floa
     warm-up changes what httpcore does with the whole first burst: every request is handed that
     connection at once, and the burst runs on a dozen connections instead of 1000.)
     """
-    def make() -> Callable[[str], Coroutine[Any, Any, int]]:
-        return core_astream(base_url) if name == CORE else CONTENDERS[name](base_url).astream
-
-    astream = make()
+    astream = FACTORIES[name](base_url).astream
 
     async def run() -> dict[str, float]:
-        assert await make()(MODEL) >= 50
+        assert await FACTORIES[name](base_url).astream(MODEL) >= 50
         gc.collect()
         base = _rss_kb("VmRSS")
         Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM, the peak (Linux >= 4.0)
@@ -99,12 +80,13 @@ def measure_bursts(base_url: str, names: list[str], streams: int = 1000, bursts:
             for name, runs in samples.items()}
 
 
-def report(results: dict[str, dict[str, float]], streams: int) -> str:
+def report(results: dict[str, dict[str, float]], streams: int | None = None) -> str:
     bursts = sorted(k for k in next(iter(results.values())) if k.startswith("burst"))
     floor = results.get("raw httpx")
     sdk = results.get("openai SDK")
     head = " | ".join(f"burst {k[5:]}" for k in bursts)
-    lines = [f"| client ({streams} streams a burst) | {head} | 2nd / 1st | 2nd / openai SDK's 2nd "
+    per_burst = f" ({streams} streams a burst)" if streams else ""
+    lines = [f"| client{per_burst} | {head} | 2nd / 1st | 2nd / openai SDK's 2nd "
              "| peak RSS (x raw httpx) |",
              "| --- |" + " ---: |" * (len(bursts) + 3)]
     for name, r in results.items():
