@@ -127,3 +127,13 @@ def test_the_rate_is_known_once_the_first_429s_pause_is_over() -> None:
     # R = 2 a second: the 429 at 0.5 asks to wait until the oldest admitted one (0.0) leaves the window
     assert known_from([(0.0, True), (0.2, True), (0.5, False), (1.3, True)]) == 1.0
     assert known_from([(0.0, True), (0.2, True)]) is None  # no 429: never learned
+
+
+def test_burst_bench_runs_every_contender_at_a_tiny_size(bench_url: str) -> None:
+    from bench.burst import NAMES, measure_bursts, report, verdicts
+
+    results = measure_bursts(bench_url, NAMES, streams=20, bursts=2)
+    assert list(results) == NAMES
+    assert all(set(r) == {"burst1", "burst2", "peak_mb"} for r in results.values())
+    assert "| a2agent core |" in report(results)  # as bench/run.py calls it
+    assert [line.split(":")[0] for line in verdicts(results)] == ["a2agent core", "ChatA2Agent", "A2AgentLLM"]

@@ -33,6 +33,9 @@ def test_adapters_use_only_the_public_core_and_its_integration_module(path: Path
     assert core <= ALLOWED, f"{path.name} imports private core modules: {sorted(core - ALLOWED)}"
 
 
-def test_only_the_transport_imports_httpx() -> None:
-    importers = sorted(p.name for p in (ROOT / "a2agent").glob("*.py") if "httpx" in _imports(p))
-    assert importers == ["_transport.py"]
+@pytest.mark.parametrize(("library", "importer"), [("httpx", "_transport.py"), ("httpcore", "_pool.py"),
+                                                  ("anyio", "_pool.py")])
+def test_one_module_imports_each_http_library(library: str, importer: str) -> None:
+    """httpx only in the transport; httpcore and anyio (httpx's own) only in the async pool it uses."""
+    importers = sorted(p.name for p in (ROOT / "a2agent").glob("*.py") if library in _imports(p))
+    assert importers == [importer]

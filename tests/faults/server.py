@@ -208,8 +208,23 @@ def closed_port() -> Iterator[int]:
         yield int(s.getsockname()[1])
 
 
+_HUNG_UP = getattr(select, "POLLRDHUP", 0) | select.POLLHUP | select.POLLERR | select.POLLNVAL
+
+
 def _peer_gone(sock: socket.socket) -> bool:
-    """True when the client end of ``sock`` has closed (EOF pending) or the socket is unusable."""
+    """True when the client end of ``sock`` has closed (EOF pending) or the socket is unusable.
+
+    Never blocks: a peek (``recv``) on a socket with a timeout waits for data first, and when the
+    connection's own thread read the request ``select`` saw, it waited the whole timeout (5 s) while
+    holding the server's lock. Linux reports the client's FIN as ``POLLRDHUP`` without reading.
+    """
+    if hasattr(select, "POLLRDHUP"):
+        try:
+            poller = select.poll()
+            poller.register(sock, select.POLLIN | select.POLLRDHUP)
+            return any(events & _HUNG_UP for _, events in poller.poll(0))
+        except (OSError, ValueError):
+            return True
     try:
         readable, _, _ = select.select([sock], [], [], 0)
         if not readable:
