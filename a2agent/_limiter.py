@@ -13,7 +13,8 @@ cap until the first 429, one shared pause, then AIMD pacing); this module waits 
 queue that threads and event loops share. A 429 the limiter absorbed (a transient one it could
 wait out) is retried without using the call's retry budget, at most ``max_throttled_retries`` times
 a call; every wait counts against the call's timeout and ``max_wait``; the queue holds at most
-``max_queue`` calls. Past those: ``LimiterError``.
+``max_queue`` calls. Past those: ``LimiterError``, at once when the next permit is further away
+than the call may still wait.
 """
 
 from __future__ import annotations
@@ -207,6 +208,10 @@ class KeyLimiter:
         left = limit - (now - start)
         if left <= 0:
             raise self._timed_out(waited + now - start, why)
+        if left < wait < math.inf:  # this call's turn comes later than it may wait: say so now
+            raise LimiterError(f"The next permit for key {self.label} is {wait:.1f}s away (a server-asked pause "
+                               f"or the key's pace), more than this call may still wait ({left:.1f}s, bounded "
+                               f"by {why})", reason="timeout")
         return None, min(wait, left)
 
     # -- the waiting wrappers --------------------------------------------------------------------

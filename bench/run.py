@@ -138,7 +138,9 @@ def memory_child(name: str, base_url: str, streams: int) -> None:
     contender = CONTENDERS[name](base_url)
 
     async def run() -> int:
-        await contender.astream("bench-stream-50")  # warm: lazy imports, first connection
+        # Warm up (lazy imports, caches) on a client of its own: one idle connection left in the
+        # measured client changes how httpcore schedules the whole burst (bench/burst.py says how).
+        await CONTENDERS[name](base_url).astream("bench-stream-50")
         gc.collect()
         base = _rss_kb("VmRSS")
         # VmHWM is the process's peak; reset it so the peak is measured from here (Linux >= 4.0).

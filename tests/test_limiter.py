@@ -214,6 +214,20 @@ def test_max_wait_bounds_every_wait() -> None:
         limiter.acquire(timeout=None)
 
 
+@pytest.mark.parametrize("bound", ["max_wait", "timeout"])
+async def test_a_pause_longer_than_a_call_may_wait_fails_it_at_once(bound: str) -> None:
+    # The clock stands still: a call that waited for the pause would wait (really) for ever.
+    limiter = KeyLimiter(LimiterSettings(max_wait=300.0))
+    limiter.clock = lambda: 1000.0
+    limiter.release(limiter.acquire(timeout=1.0), THROTTLED, retry_after=500.0)
+    timeout = 60.0 if bound == "timeout" else None
+    for acquire in (lambda: limiter.acquire(timeout=timeout), lambda: asyncio.run(limiter.aacquire(timeout))):
+        with pytest.raises(LimiterError, match=r"500\.0s away.*(call's timeout|max_wait)") as info:
+            await asyncio.to_thread(acquire)
+        assert info.value.reason == "timeout"
+    assert limiter.stats().queued == 0
+
+
 def test_queue_is_bounded() -> None:
     limiter = KeyLimiter(LimiterSettings(max_concurrency=1, max_queue=2))
     (permit,) = hold(limiter)
