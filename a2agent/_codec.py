@@ -30,16 +30,28 @@ API_FORMATS = ("openai", "anthropic")
 
 _scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
+_orjson_loads: Callable[[str], Any] | None
+try:  # used when present (langchain-core brings it, through langsmith); never a dependency
+    from orjson import loads as _orjson_loads
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson_loads = None
+
 
 def loads_event(data: str) -> Any:
     """``json.loads`` for one stream event's data, with the same results and errors.
 
-    Speed: ``json.loads`` spends about a microsecond per call in Python (type checks, two
-    whitespace regex matches) before its C scanner runs; a stream pays that once per event. Calling
-    the scanner directly decodes the 2000 events of the benchmark stream in 2.9 ms instead of
-    5.1 ms. Anything the fast path does not cover exactly (leading or trailing whitespace, invalid
-    JSON) goes through ``json.loads``, which then accepts it or raises its usual ``ValueError``.
+    Speed, per event of the 2000-chunk benchmark stream: ``json.loads`` 2.5 µs, most of it in
+    Python (type checks, two whitespace regex matches) before its C scanner runs; the scanner called
+    directly 1.6 µs; orjson, when installed, 0.75 µs. Whatever a fast path refuses (NaN and
+    Infinity for orjson; leading or trailing whitespace for the scanner; invalid JSON) goes through
+    ``json.loads``, which then accepts it or raises its usual ``ValueError``. One difference is
+    left: orjson reads an integer beyond 64 bits as a float (no chat-completion field carries one).
     """
+    if _orjson_loads is not None:
+        try:
+            return _orjson_loads(data)
+        except ValueError:
+            return json.loads(data)
     try:
         value, end = _scan_once(data, 0)
     except StopIteration:
