@@ -21,6 +21,17 @@ class Contender:
     astream: Callable[[str], Coroutine[Any, Any, int]]
 
 
+def raw_sse_stream(http: Any, url: str, body: bytes, headers: dict[str, str]) -> int:
+    """What a hand-written httpx client does with a stream: lines, ``data:`` ones to json.loads."""
+    seen = 0
+    with http.stream("POST", url, content=body, headers=headers) as response:
+        for line in response.iter_lines():
+            if line.startswith("data: ") and line != "data: [DONE]":
+                json.loads(line[6:])
+                seen += 1
+    return seen
+
+
 def raw_httpx(base_url: str) -> Contender:
     import httpx
 
@@ -40,13 +51,7 @@ def raw_httpx(base_url: str) -> Contender:
             "message"]["content"])
 
     def stream(model: str) -> int:
-        seen = 0
-        with client.stream("POST", url, content=body(model, True), headers=headers) as response:
-            for line in response.iter_lines():
-                if line.startswith("data: ") and line != "data: [DONE]":
-                    json.loads(line[6:])
-                    seen += 1
-        return seen
+        return raw_sse_stream(client, url, body(model, True), headers)
 
     async def ainvoke() -> str:
         response = await aclient.post(url, content=body("bench"), headers=headers)

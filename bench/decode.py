@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.clients import KEY
+from bench.clients import KEY, raw_sse_stream
 
 
 def _event(data: bytes) -> bytes:
@@ -97,13 +97,7 @@ def end_to_end(base_url: str, events: int, repeats: int = 3) -> dict[str, float]
     core = a2agent.A2AgentClient(base_url=base_url, api_key=KEY)
 
     def raw() -> int:
-        seen = 0
-        with http.stream("POST", base_url + "/chat/completions", content=body, headers=headers) as response:
-            for line in response.iter_lines():
-                if line.startswith("data: ") and line != "data: [DONE]":
-                    json.loads(line[6:])
-                    seen += 1
-        return seen
+        return raw_sse_stream(http, base_url + "/chat/completions", body, headers)
 
     def openai_sdk() -> int:
         return sum(1 for _ in sdk.chat.completions.create(model=model, messages=messages, stream=True))  # type: ignore[arg-type]

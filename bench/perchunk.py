@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.clients import KEY, PROMPT, langchain_floor, llama_index_floor
+from bench.clients import KEY, PROMPT, langchain_floor, llama_index_floor, raw_sse_stream
 
 MODEL = "bench-stream-2000"
 
@@ -126,7 +126,7 @@ def layers(base_url: str, model: str = MODEL, repeats: int = 9) -> dict[str, flo
     li_messages = [LIMessage(role="user", content=PROMPT)]
     runs: dict[str, Callable[[], Any]] = {
         "read": read, "SSE": sse, "JSON": json_, "decode": decode, "core": core,
-        "raw httpx": lambda: _raw(http, base_url, body, headers),
+        "raw httpx": lambda: raw_sse_stream(http, base_url + "/chat/completions", body, headers),
         "LangChain convert": lc_convert, "LangChain floor object": lc_objects,
         "LangChain floor stream": lambda: lc_floor.stream(model),
         "ChatA2Agent stream": lambda: sum(1 for _ in lc.stream(PROMPT)),
@@ -140,16 +140,6 @@ def layers(base_url: str, model: str = MODEL, repeats: int = 9) -> dict[str, flo
     per = {k: v / count for k, v in timings.items()}
     per["checks"] = per.pop("decode") - per["JSON"]
     return per
-
-
-def _raw(http: Any, base_url: str, body: bytes, headers: dict[str, str]) -> int:
-    seen = 0
-    with http.stream("POST", base_url + "/chat/completions", content=body, headers=headers) as response:
-        for line in response.iter_lines():
-            if line.startswith("data: ") and line != "data: [DONE]":
-                json.loads(line[6:])
-                seen += 1
-    return seen
 
 
 def report(per: dict[str, float]) -> str:
