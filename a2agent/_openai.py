@@ -15,6 +15,8 @@ from .types import ChatCompletion
 
 __all__ = ["OpenAICodec", "decode_openai_event"]
 
+_NO_DELTA: dict[str, Any] = {}
+
 
 class OpenAICodec:
     name = "openai"
@@ -69,6 +71,3 @@ def decode_openai_event(sse: ServerSentEvent) -> Any:
             if type(choice) is not dict or type(choice.get("delta") or _NO_DELTA) is not dict:
                 raise StreamError(f"Malformed stream chunk (choices): {data[:200]!r}", body=obj)
     return obj
-
-
-_NO_DELTA: dict[str, Any] = {}

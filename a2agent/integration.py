@@ -8,7 +8,8 @@ private modules, so the core can be rearranged behind this list. What is here:
 - canonical-message helpers (``_canonical.py``): tool choice, tool attachments, strict JSON schemas,
   the reasoning pass-back rule, usage token details, the tool-error flag;
 - stream state (``_stream.py``): ``StreamAccumulator`` and its per-choice ``ChoiceState``, so an
-  adapter folds chunks the way the core does;
+  adapter folds chunks the way the core does, and ``plain_text``, which tells the text-only chunk
+  an adapter converts on its fast path;
 - validators (``_validate.py``): the sampling-parameter ranges both adapters check at construction,
   the sorting of unknown constructor arguments (typos refused, request parameters moved into the
   body with a warning), and the conversion of a pydantic ``ValidationError`` into an
@@ -30,7 +31,7 @@ from ._canonical import (
 )
 from ._extras import missing_extra
 from ._limiter import KeyLimiter, shared_limiter
-from ._stream import ChoiceState, StreamAccumulator
+from ._stream import ChoiceState, StreamAccumulator, plain_text
 from ._validate import PARAMETER_DOCS, check_sampling, invalid_input, split_unknown_arguments
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "json_schema_response_format",
     "missing_extra",
     "normalize_tool_choice",
+    "plain_text",
     "reasoning_for_request",
     "relax_forced_tool_choice",
     "shared_limiter",

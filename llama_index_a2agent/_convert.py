@@ -27,7 +27,7 @@ from llama_index.core.base.llms.types import (
 )
 
 from a2agent import InvalidInputError
-from a2agent.integration import TOOL_ERROR_KEY, ChoiceState, split_tool_attachments, token_details
+from a2agent.integration import TOOL_ERROR_KEY, ChoiceState, plain_text, split_tool_attachments, token_details
 from a2agent.types import ToolCall
 
 
@@ -189,7 +189,6 @@ def completion_to_response(response: Mapping[str, Any]) -> ChatResponse:
 
 
 _NO_DELTA: Mapping[str, Any] = {}
-_PLAIN_DELTA = frozenset(("content", "role"))
 
 
 class StreamState:
@@ -213,20 +212,17 @@ class StreamState:
     def response(self, chunk: Mapping[str, Any]) -> ChatResponse | None:
         choices = chunk.get("choices")
         usage = chunk.get("usage")
-        if choices and not usage and not self.calls and not self.reasoning:
-            choice = choices[0]
-            delta = choice.get("delta") or _NO_DELTA
-            # Fast path for nearly every chunk of a stream: text (or the opening role) and nothing
-            # else. The text is this state's own (the ChoiceState folds the rest), and the message
-            # is built as _message() builds it, minus the calls that would find nothing to add
-            # (measured: ~1.5 µs less per chunk on the 2000-chunk bench stream).
-            if delta.keys() <= _PLAIN_DELTA and not choice.get("finish_reason") and not choice.get("logprobs"):
-                text_delta = delta.get("content") or ""
-                if text_delta:
-                    self.text += text_delta
-                message = ChatMessage(role=MessageRole.ASSISTANT, blocks=[TextBlock(text=self.text)] if self.text
-                                      else [])  # additional_kwargs: the default, a fresh {} (not validated)
-                return ChatResponse(message=message, delta=text_delta, raw=chunk)
+        # Fast path for nearly every chunk of a stream: text (or the opening role) and nothing else,
+        # before any tool call or reasoning. The text is this state's own (the ChoiceState folds the
+        # rest), and the message is built as _message() builds it, minus the calls that would find
+        # nothing to add (measured: ~1.5 µs less per chunk on the 2000-chunk bench stream).
+        text_delta = None if self.calls or self.reasoning else plain_text(chunk)
+        if text_delta is not None:
+            if text_delta:
+                self.text += text_delta
+            message = ChatMessage(role=MessageRole.ASSISTANT, blocks=[TextBlock(text=self.text)] if self.text
+                                  else [])  # additional_kwargs: the default, a fresh {} (not validated)
+            return ChatResponse(message=message, delta=text_delta, raw=chunk)
         extra = usage_kwargs(usage) if usage else {}
         if choices:
             choice = choices[0]

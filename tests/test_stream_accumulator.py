@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from a2agent import StreamAccumulator
+from a2agent.integration import plain_text
 
 
 def chunk(delta: dict[str, Any] | None = None, finish: str | None = None, index: int = 0, **top: Any) -> dict[str, Any]:
@@ -103,3 +104,17 @@ def test_input_chunks_not_mutated() -> None:
     snapshot = repr(c)
     run([c, c])
     assert repr(c) == snapshot
+
+
+@pytest.mark.parametrize(("chunk", "text"), [
+    ({"choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": None, "logprobs": None}]}, "hi"),
+    ({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}], "usage": None}, ""),
+    ({"choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}]}, None),
+    ({"choices": [{"index": 0, "delta": {"content": "hi"}, "logprobs": {"content": [{}]}}]}, None),
+    ({"choices": [{"index": 0, "delta": {"reasoning_content": "hm"}}]}, None),
+    ({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0}]}}]}, None),
+    ({"choices": [{"index": 0, "delta": {"content": "hi"}}], "usage": {"prompt_tokens": 1}}, None),
+    ({"choices": [], "usage": {"prompt_tokens": 1}}, None),
+])
+def test_plain_text_tells_the_text_only_chunk(chunk: dict[str, Any], text: str | None) -> None:
+    assert plain_text(chunk) == text
