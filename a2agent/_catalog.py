@@ -6,6 +6,7 @@ conservative profile with ``known=False`` (callers can warn) and every value can
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -96,14 +97,19 @@ _UNKNOWN_CONTEXT = 32768
 _UNKNOWN_OUTPUT = 4096
 
 
+# Cached: both adapters look the profile up on every call (reasoning scope, LlamaIndex metadata), and
+# building one costs ~2 µs of pydantic validation; profiles are frozen, so one instance can serve.
+@lru_cache(maxsize=256)
+def _unknown_profile(model: str) -> ModelProfile:
+    return ModelProfile(id=model, owned_by="unknown", context_window=_UNKNOWN_CONTEXT,
+                        max_output_tokens=_UNKNOWN_OUTPUT, known=False)
+
+
 def get_model_profile(model: str, **overrides: Any) -> ModelProfile:
     """Profile for ``model``; keyword overrides (``context_window=...``) replace catalogue values."""
     if not isinstance(model, str) or not model:
         raise InvalidInputError(f"model must be a non-empty string, got {model!r}")
-    base = MODEL_PROFILES.get(model)
-    if base is None:
-        base = ModelProfile(id=model, owned_by="unknown", context_window=_UNKNOWN_CONTEXT,
-                            max_output_tokens=_UNKNOWN_OUTPUT, known=False)
+    base = MODEL_PROFILES.get(model) or _unknown_profile(model)
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if not overrides:
         return base

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 import pytest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from a2agent import MODEL_PROFILES, InvalidInputError, ModelProfile, get_model_profile
 from a2agent._canonical import (
@@ -200,6 +200,17 @@ def test_profile_for_format(model: str, api_format: str, json_schema: bool, json
     assert profile.context_window == get_model_profile(model).context_window
     with pytest.raises(InvalidInputError, match="api_format"):
         get_model_profile(model).for_format("grpc")
+
+
+def test_unknown_model_profile_is_built_once_and_overrides_leave_it_alone() -> None:
+    profile = get_model_profile("not-in-the-catalogue-1")
+    assert profile is get_model_profile("not-in-the-catalogue-1")  # looked up on every adapter call
+    assert (profile.known, profile.id, profile.owned_by) == (False, "not-in-the-catalogue-1", "unknown")
+    wider = get_model_profile("not-in-the-catalogue-1", context_window=999_999)
+    assert wider.context_window == 999_999 and wider is not profile
+    assert get_model_profile("not-in-the-catalogue-1").context_window == profile.context_window != 999_999
+    with pytest.raises(ValidationError):
+        profile.context_window = 1  # type: ignore[misc]  # frozen: one instance can serve every caller
 
 
 PERSON = {"title": "Person", "type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
