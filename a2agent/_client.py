@@ -102,6 +102,42 @@ class _StreamStep:
         return chunk
 
 
+# The stream classes' iterators are module-level generators over (events, step), not methods: a
+# generator holding ``self`` would make a reference cycle, so a stream abandoned mid-way (``break``
+# out of the loop, no ``with``) would keep its response, its connection and its limiter slot until
+# the cycle collector ran; without the cycle, dropping the last reference closes them at once.
+def _iterate(events: Iterator[ServerSentEvent | ResponseBody],
+             step: _StreamStep) -> Generator[ChatCompletionChunk, None, None]:
+    try:
+        for item in events:
+            chunk = step(item)
+            if chunk is not None:
+                yield chunk
+            if step.done:
+                return
+    finally:
+        close = getattr(events, "close", None)  # the transport's generator: closes the response
+        if close is not None:
+            close()
+
+
+async def _aiterate(events: AsyncIterator[ServerSentEvent | ResponseBody],
+                    step: _StreamStep) -> AsyncGenerator[ChatCompletionChunk, None]:
+    try:
+        async for item in events:
+            chunk = step(item)
+            if chunk is not None:
+                yield chunk
+            if step.done:
+                return
+    finally:
+        aclose = getattr(events, "aclose", None)  # the transport's generator: closes the response
+        # Both generators unreachable together (the caller's own cycle): the loop finalizes each one,
+        # and the inner one may already be closing; closing it again would raise "already running".
+        if aclose is not None and not getattr(events, "ag_running", False):
+            await aclose()
+
+
 class ChatStream:
     """Iterator of canonical chunks; a context manager that closes the HTTP response.
 
@@ -113,21 +149,7 @@ class ChatStream:
         self._events = events
         self._step = _StreamStep(codec, accumulate)
         self.accumulator = self._step.accumulator
-        self._iterator = self._iterate()
-
-    def _iterate(self) -> Generator[ChatCompletionChunk, None, None]:
-        step = self._step
-        try:
-            for item in self._events:
-                chunk = step(item)
-                if chunk is not None:
-                    yield chunk
-                if step.done:
-                    return
-        finally:
-            close = getattr(self._events, "close", None)  # the transport's generator: closes the response
-            if close is not None:
-                close()
+        self._iterator = _iterate(events, self._step)
 
     def __iter__(self) -> Iterator[ChatCompletionChunk]:
         return self._iterator
@@ -163,21 +185,7 @@ class AsyncChatStream:
         self._events = events
         self._step = _StreamStep(codec, accumulate)
         self.accumulator = self._step.accumulator
-        self._iterator = self._iterate()
-
-    async def _iterate(self) -> AsyncGenerator[ChatCompletionChunk, None]:
-        step = self._step
-        try:
-            async for item in self._events:
-                chunk = step(item)
-                if chunk is not None:
-                    yield chunk
-                if step.done:
-                    return
-        finally:
-            aclose = getattr(self._events, "aclose", None)  # the transport's generator: closes the response
-            if aclose is not None:
-                await aclose()
+        self._iterator = _aiterate(events, self._step)
 
     def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
         return self._iterator

@@ -6,6 +6,7 @@ Assertions are on server-side counts and outcomes, never on how long anything to
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 from typing import Any
@@ -105,6 +106,55 @@ async def test_a_stream_holds_its_slot_until_it_ends(mode: str, emu: EmulatorSer
     assert api.client.limiter_stats().in_flight == 0
     assert len(await api.stream(PAYLOAD)) > 1  # the slot is free again
     await api.close()
+
+
+async def test_a_stream_abandoned_mid_way_gives_its_slot_back_without_the_cycle_collector(
+        mode: str, emu: EmulatorServer) -> None:
+    api = make(mode, emu, limiter={"max_concurrency": 1}, timeout=30)
+    long = {**PAYLOAD, "messages": [{"role": "user", "content": "Tell me a long story about the sea"}]}
+    gc.disable()  # only reference counting may free the abandoned stream
+    try:
+        for _ in range(3):  # each abandoned stream must leave the only slot free for the next
+            if mode == "sync":
+                for _chunk in api.client.stream_chat_completions(long):
+                    break
+                assert api.client.limiter_stats().in_flight == 0
+            else:
+                async for _chunk in api.client.stream_chat_completions(long):
+                    break
+                # the loop closes an abandoned async generator in a task of its own: let it run
+                for _ in range(5000):
+                    if api.client.limiter_stats().in_flight == 0:
+                        break
+                    await asyncio.sleep(0.001)
+                assert api.client.limiter_stats().in_flight == 0
+    finally:
+        gc.enable()
+    assert (await api.chat(PAYLOAD))["choices"]
+    await api.close()
+
+
+async def test_an_async_stream_collected_in_a_cycle_closes_quietly(emu: EmulatorServer,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    client = AsyncA2AgentClient(base_url=emu.base_url, api_key=emu.api_key, limiter={"max_concurrency": 1})
+    long = {**PAYLOAD, "messages": [{"role": "user", "content": "Tell me a long story about the sea"}]}
+    caplog.set_level(logging.ERROR, logger="asyncio")
+    holder: dict[str, Any] = {}
+    holder["cycle"] = holder  # the caller's own cycle: the collector finds both generators at once
+    holder["stream"] = client.stream_chat_completions(long)
+    async for _chunk in holder["stream"]:
+        break
+    del holder
+    gc.collect()
+    for _ in range(5000):
+        if client.limiter_stats().in_flight == 0:
+            break
+        await asyncio.sleep(0.001)
+    await asyncio.sleep(0.01)  # let any failed finalizer task be reported
+    gc.collect()
+    assert client.limiter_stats().in_flight == 0
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
+    await client.aclose()
 
 
 async def test_the_limiter_wait_counts_against_the_call_timeout(mode: str, emu: EmulatorServer) -> None:
