@@ -68,10 +68,17 @@ class LimiterStats:
 
 
 class _Waiter:
-    __slots__ = ("notify",)
+    """A queued call: a thread (``loop`` None) or a task of an event loop, woken by ``notify``."""
 
-    def __init__(self, notify: Callable[[], None]) -> None:
+    __slots__ = ("kicked", "loop", "notify")
+
+    def __init__(self, notify: Callable[[], None], loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.notify = notify
+        self.loop = loop
+        self.kicked = False  # woken while its loop was stopped: it polls when the loop runs again
+
+    def can_act(self) -> bool:
+        return self.loop is None or self.loop.is_running()
 
 
 class KeyLimiter:
@@ -88,15 +95,42 @@ class KeyLimiter:
         self.total_wait = 0.0
 
     # -- the shared steps ------------------------------------------------------------------------
+    # The lock guards the queue and an in-process budget, and event loops take it too: a remote
+    # budget (Redis) is never asked while holding it, so a slow Redis cannot stall a loop because a
+    # thread of the same key is waiting on it.
+    def _head(self) -> _Waiter | None:
+        """The first waiter that can act (under the lock). A task of a closed loop can never be woken:
+        it is dropped; one of a loop that is not running (stopped, not closed) keeps its place but is
+        passed over, so a loop left stopped with a task queued cannot block the key."""
+        queue = self._queue
+        while queue and queue[0].loop is not None and queue[0].loop.is_closed():
+            queue.popleft()
+        for waiter in queue:
+            if waiter.can_act():
+                return waiter
+        return None
+
+    def _notify_head(self) -> None:
+        self._head()  # drops the waiters of closed loops
+        for waiter in self._queue:
+            if waiter.can_act():
+                waiter.notify()  # it computes its own wait
+                return
+            if not waiter.kicked:  # a stopped loop: the wake runs, and its task polls, when it runs again
+                waiter.kicked = True
+                waiter.notify()
+
     def _take_fast(self) -> Permit | None:
         with self._lock:
-            if not self._queue:
+            if self._head() is not None:
+                return None
+            if not self.budget.remote:
                 return self.budget.take(self.clock())[1]
-        return None
+        return self._remote().ask(self.clock())[1]
 
     async def _atake_fast(self) -> Permit | None:
         with self._lock:
-            if self._queue:
+            if self._head() is not None:
                 return None
         return (await self._aask())[1]
 
@@ -113,19 +147,25 @@ class KeyLimiter:
 
     def _poll(self, waiter: _Waiter) -> tuple[float, Permit | None]:
         with self._lock:
-            if self._queue[0] is not waiter:
+            waiter.kicked = False
+            if self._head() is not waiter:
                 return math.inf, None
-            wait, permit = self.budget.take(self.clock())
-            if permit is not None:
-                self._queue.popleft()
-                if self._queue:
-                    self._queue[0].notify()  # the next one computes its own wait
-            return wait, permit
+            if not self.budget.remote:
+                wait, permit = self.budget.take(self.clock())
+                if permit is not None:
+                    self._queue.remove(waiter)
+                    self._notify_head()
+                return wait, permit
+        wait, permit = self._remote().ask(self.clock())  # asked by the head, outside the lock
+        if permit is not None:
+            self._leave(waiter)
+        return wait, permit
 
     async def _apoll(self, waiter: _Waiter) -> tuple[float, Permit | None]:
         """``_poll`` for a remote budget: the head asks it without holding the lock."""
         with self._lock:
-            if self._queue[0] is not waiter:
+            waiter.kicked = False
+            if self._head() is not waiter:
                 return math.inf, None
         wait, permit = await self._aask()
         if permit is not None:
@@ -151,13 +191,13 @@ class KeyLimiter:
 
     def _leave(self, waiter: _Waiter) -> None:
         with self._lock:
-            head = bool(self._queue) and self._queue[0] is waiter
+            head = self._head() is waiter
             try:
                 self._queue.remove(waiter)
             except ValueError:
                 return
-            if head and self._queue:
-                self._queue[0].notify()
+            if head:
+                self._notify_head()
 
     def _deadline(self, timeout: float | None, waited: float) -> tuple[float, str]:
         budget = self.settings.max_wait - waited
@@ -171,9 +211,14 @@ class KeyLimiter:
 
     def release(self, permit: Permit, outcome: int, retry_after: float | None = None) -> None:
         with self._lock:
+            remote = self.budget.remote
+            if not remote:
+                message = self.budget.give(permit, outcome, self.clock(), retry_after)
+                self._notify_head()
+        if remote:
             message = self.budget.give(permit, outcome, self.clock(), retry_after)
-            if self._queue:
-                self._queue[0].notify()
+            with self._lock:
+                self._notify_head()
         if message:
             log.info("a2agent limiter %s: %s", self.label, message)
 
@@ -189,8 +234,7 @@ class KeyLimiter:
 
     def _given(self, task: asyncio.Future[str | None]) -> None:
         with self._lock:
-            if self._queue:
-                self._queue[0].notify()
+            self._notify_head()
         message = None if task.cancelled() or task.exception() is not None else task.result()
         if message:
             log.info("a2agent limiter %s: %s", self.label, message)
@@ -208,6 +252,8 @@ class KeyLimiter:
         left = limit - (now - start)
         if left <= 0:
             raise self._timed_out(waited + now - start, why)
+        if wait < 0:  # a remote budget's slots are all held: ask again after -wait, no turn time known
+            return None, min(-wait, left)
         if left < wait < math.inf:  # this call's turn comes later than it may wait: say so now
             raise LimiterError(f"The next permit for key {self.label} is {wait:.1f}s away (a server-asked pause "
                                f"or the key's pace), more than this call may still wait ({left:.1f}s, bounded "
@@ -258,7 +304,7 @@ class KeyLimiter:
             with contextlib.suppress(RuntimeError):  # that loop is closed: its waiter is gone with it
                 loop.call_soon_threadsafe(wake)
 
-        waiter = _Waiter(notify)
+        waiter = _Waiter(notify, loop)
         self._enqueue(waiter, front)
         permit = None
         try:
@@ -299,10 +345,14 @@ class KeyLimiter:
 
     def stats(self) -> LimiterStats:
         """A snapshot (with Redis: one round trip to read the shared state, from any thread)."""
-        with self._lock:
+        if self.budget.remote:
             rate, in_flight, throttled = self.budget.snapshot(self.clock())
+        with self._lock:
+            if not self.budget.remote:
+                rate, in_flight, throttled = self.budget.snapshot(self.clock())
             return LimiterStats(key=self.label, backend=self.budget.name, rate=rate, in_flight=in_flight,
-                                queued=len(self._queue), throttled=throttled, total_wait=self.total_wait,
+                                queued=sum(1 for w in self._queue if w.loop is None or not w.loop.is_closed()),
+                                throttled=throttled, total_wait=self.total_wait,
                                 max_concurrency=self.settings.max_concurrency)
 
 
@@ -335,10 +385,17 @@ def limiter_for(base_url: str, api_key: str, settings: LimiterSettings) -> KeyLi
             limiter = _REGISTRY[entry] = KeyLimiter(settings, label=digest[:8],
                                                     budget=_make_budget(settings, base_url, digest, digest[:8]))
         elif settings != limiter.settings and settings != DEFAULT_SETTINGS:
+            if settings.redis_url is not None and _redis_url(settings) != _redis_url(limiter.settings):
+                log.warning("a2agent limiter %s: this key's limiter already runs %s; a redis_url given later "
+                            "is not applied in this process (give it to the first client of the key)",
+                            limiter.label, limiter.budget.name)
             limiter.settings = settings
-            if isinstance(limiter.budget, LocalBudget):
-                limiter.budget.s = settings
+            limiter.budget.configure(settings)
         return limiter
+
+
+def _redis_url(settings: LimiterSettings) -> str:
+    return settings.redis_url if settings.redis_url is not None else os.environ.get("A2AGENT_REDIS_URL", "")
 
 
 def shared_limiter(api_key: str | None = None, base_url: str | None = None,
@@ -355,7 +412,7 @@ def shared_limiter(api_key: str | None = None, base_url: str | None = None,
 
 
 def _make_budget(settings: LimiterSettings, base_url: str, digest: str, label: str) -> Budget:
-    url = settings.redis_url if settings.redis_url is not None else os.environ.get("A2AGENT_REDIS_URL", "")
+    url = _redis_url(settings)
     if not url:
         return LocalBudget(settings, label)
     from ._limiter_redis import RedisBudget

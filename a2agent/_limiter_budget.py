@@ -20,17 +20,19 @@ Lua, shared by processes).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from ._errors import InvalidInputError
 
 __all__ = ["DEFAULT_SETTINGS", "OK", "OTHER", "THROTTLED", "Budget", "LimiterSettings", "LocalBudget", "Permit",
-           "RemoteBudget", "resolve_limiter"]
+           "RemoteBudget", "redact_url", "resolve_limiter"]
 
 log = logging.getLogger("a2agent")
 
@@ -59,20 +61,54 @@ class LimiterSettings:
     # every lease/3 while its process lives)
 
     def __post_init__(self) -> None:
-        for name in ("max_wait", "min_rate", "growth", "growth_step", "recover_after", "lease"):
+        # Every bound is checked for its type too: NaN compares False with everything, so a NaN cap
+        # would silently be no cap at all; a bool is an int to isinstance but never meant as a count.
+        for name in ("max_concurrency", "max_queue", "max_throttled_retries"):
             value = getattr(self, name)
-            if not (isinstance(value, int | float) and 0 <= value < math.inf):
-                raise InvalidInputError(f"LimiterSettings.{name} must be a finite number >= 0, got {value!r}")
-        if self.max_concurrency is not None and self.max_concurrency < 1:
-            raise InvalidInputError(f"LimiterSettings.max_concurrency must be >= 1, got {self.max_concurrency!r}")
-        if self.max_rate is not None and not 0 < self.max_rate < math.inf:
-            raise InvalidInputError(f"LimiterSettings.max_rate must be > 0, got {self.max_rate!r}")
-        if self.lease <= 0:
-            raise InvalidInputError(f"LimiterSettings.lease must be > 0, got {self.lease!r}")
-        if not 0 < self.backoff < 1 or not 0 < self.margin <= 1:
-            raise InvalidInputError("LimiterSettings.backoff must be in (0, 1) and margin in (0, 1]")
-        if self.max_queue < 0 or self.max_throttled_retries < 0:
-            raise InvalidInputError("LimiterSettings.max_queue and max_throttled_retries must be >= 0")
+            if not (name == "max_concurrency" and value is None) and not (
+                    isinstance(value, int) and not isinstance(value, bool) and value >= _MIN_COUNT[name]):
+                raise InvalidInputError(f"LimiterSettings.{name} must be an int >= {_MIN_COUNT[name]}"
+                                        f"{' or None' if name == 'max_concurrency' else ''}, got {value!r}")
+        for name, (low, high, text) in _RANGES.items():
+            value = getattr(self, name)
+            if name == "max_rate" and value is None:
+                continue
+            if not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+                    and (low < value if text[0] == "(" else low <= value)
+                    and (value < high if text[-1] == ")" else value <= high)):
+                raise InvalidInputError(f"LimiterSettings.{name} must be a finite number in {text}, got {value!r}")
+        if self.redis_url is not None and not isinstance(self.redis_url, str):
+            raise InvalidInputError(f"LimiterSettings.redis_url must be a URL string (\"\" for the "
+                                    f"in-process limiter) or None, got {type(self.redis_url).__name__}")
+
+    def __repr__(self) -> str:
+        shown = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if self.redis_url:  # a Redis password never reaches a repr
+            shown["redis_url"] = redact_url(self.redis_url)
+        fields = ", ".join(f"{name}={value!r}" for name, value in shown.items())
+        return f"LimiterSettings({fields})"
+
+
+_MIN_COUNT = {"max_concurrency": 1, "max_queue": 0, "max_throttled_retries": 0}
+# name: (low, high, the interval as the error states it; a parenthesis means the bound is excluded)
+_RANGES: dict[str, tuple[float, float, str]] = {
+    "max_rate": (0, math.inf, "(0, inf)"), "max_wait": (0, math.inf, "[0, inf)"),
+    "min_rate": (0, math.inf, "[0, inf)"), "growth": (0, math.inf, "[0, inf)"),
+    "growth_step": (0, math.inf, "[0, inf)"), "recover_after": (0, math.inf, "[0, inf)"),
+    "lease": (0, math.inf, "(0, inf)"), "backoff": (0, 1, "(0, 1)"), "margin": (0, 1, "(0, 1]"),
+}
+
+
+def redact_url(url: str) -> str:
+    """A URL fit for logs and reprs: scheme, host, port and path; never a user, password or query
+    (redis-py takes ``?password=`` too)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<unparsable URL>"
+    return f"{parts.scheme}://{host}{port}{parts.path}" if parts.scheme else "<unparsable URL>"
 
 
 DEFAULT_SETTINGS = LimiterSettings()
@@ -87,10 +123,10 @@ def resolve_limiter(value: Any) -> LimiterSettings | None:
     if isinstance(value, LimiterSettings):
         return value
     if isinstance(value, Mapping):
-        try:
-            return LimiterSettings(**value)
-        except TypeError as exc:
-            raise InvalidInputError(f"limiter: {exc}") from None
+        unknown = sorted(set(value) - {f.name for f in dataclasses.fields(LimiterSettings)})
+        if unknown:
+            raise InvalidInputError(f"limiter: unknown LimiterSettings field(s) {unknown}")
+        return LimiterSettings(**value)
     raise InvalidInputError(f"limiter must be a LimiterSettings, a dict, True or False, got {type(value).__name__}")
 
 
@@ -107,8 +143,11 @@ class Permit:
 
 
 class Budget(Protocol):
-    """Decisions over one key's budget. ``take``/``give`` run under ``KeyLimiter``'s lock; a
-    ``remote`` budget (Redis) also has ``atake``/``agive``, awaited without it, for event loops."""
+    """Decisions over one key's budget. ``take``/``give`` run under ``KeyLimiter``'s lock while the
+    budget is not ``remote``; a remote one (Redis) is asked without it: ``ask``/``give`` from threads,
+    ``atake``/``agive`` awaited from event loops. A take answers ``(0, permit)`` or ``(wait, None)``:
+    ``inf`` until a slot is given back here, a negative wait to ask again after ``-wait`` seconds
+    (slots held by other processes: no turn time is known)."""
 
     remote: bool
 
@@ -118,9 +157,11 @@ class Budget(Protocol):
     def take(self, now: float) -> tuple[float, Permit | None]: ...
     def give(self, permit: Permit, outcome: int, now: float, retry_after: float | None) -> str | None: ...
     def snapshot(self, now: float) -> tuple[float | None, int, int]: ...
+    def configure(self, settings: LimiterSettings) -> None: ...
 
 
 class RemoteBudget(Budget, Protocol):
+    def ask(self, now: float) -> tuple[float, Permit | None]: ...
     async def atake(self) -> tuple[float, Permit | None]: ...
     async def agive(self, permit: Permit, outcome: int, retry_after: float | None) -> str | None: ...
 
@@ -147,6 +188,10 @@ class LocalBudget:
         self.est_cut = 0.0
         self.est_count = 0
         self.recent: deque[float] = deque(maxlen=4096)  # while uncapped: when the last successes were sent
+
+    def configure(self, settings: LimiterSettings) -> None:
+        """Settings given later for the same key (what was learned is kept)."""
+        self.s = settings
 
     def current_rate(self, now: float) -> float | None:
         if self.rate is None:

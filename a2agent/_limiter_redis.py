@@ -16,9 +16,10 @@ their expiry) and ``...:recent`` (successes before the first 429, for the first 
   daemon thread that runs only while the process holds any), so a stream longer than ``lease``
   keeps its slot; a process that dies stops renewing, and its slots are dropped by the next ``take``
   at most ``lease`` seconds later. The state keys expire after an hour unused.
-- **Sync and async twins.** One script source, two thin callers: threads use a ``redis.Redis``
-  (under the limiter's lock), event loops a ``redis.asyncio.Redis`` per loop (its connections belong
-  to that loop; closed when the loop shuts down), so a slow Redis never blocks a loop.
+- **Sync and async twins.** One script source, two thin callers: threads use a ``redis.Redis``,
+  event loops a ``redis.asyncio.Redis`` per loop (its connections belong to that loop; closed when
+  the loop shuts down). Neither is asked under the limiter's lock, which event loops take too, so a
+  slow Redis never blocks a loop, not even through a thread of the same key.
 
 Only the head of each process's FIFO queue asks Redis (one round trip per permit, one per release).
 Redis unreachable, or the ``redis`` package missing: one warning, then the in-process budget.
@@ -36,7 +37,7 @@ import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ._limiter_budget import OK, THROTTLED, LimiterSettings, LocalBudget, Permit
+from ._limiter_budget import OK, THROTTLED, LimiterSettings, LocalBudget, Permit, redact_url
 
 __all__ = ["RedisBudget"]
 
@@ -272,13 +273,18 @@ class RedisBudget:
                 self._aclients[loop] = entry
         return entry
 
+    def configure(self, settings: LimiterSettings) -> None:
+        """Settings given later for the same key (the Redis state, what was learned, is kept)."""
+        self.s = settings
+        if self.fallback is not None:
+            self.fallback.s = settings
+
     def _fall_back(self, exc: BaseException) -> LocalBudget:
         with self._lock:
             if self.fallback is not None:
                 return self.fallback
-            where = self._url.rsplit("@", 1)[-1]  # no password in the log
-            log.warning("a2agent limiter: Redis at %s unusable (%s); using the in-process limiter", where,
-                        type(exc).__name__)
+            log.warning("a2agent limiter: Redis at %s unusable (%s); using the in-process limiter",
+                        redact_url(self._url), type(exc).__name__)
             self.fallback = fallback = LocalBudget(self.s, self.label)
             self.remote = False
         self.heartbeat.stop()
@@ -292,8 +298,8 @@ class RedisBudget:
     def _taken(self, answer: list[Any], lease: str) -> tuple[float, Permit | None]:
         wait_text, epoch, t0, *rest = answer
         wait = float(wait_text)
-        if wait < 0:
-            return _SLOT_POLL, None
+        if wait < 0:  # every slot held (by any process): ask again soon; no time is known to fail early on
+            return -_SLOT_POLL, None
         if wait > 0:
             return wait, None
         if rest and rest[0] == b"1":
@@ -304,13 +310,20 @@ class RedisBudget:
         return 0.0, Permit(float(t0), int(float(epoch)), lease)
 
     def take(self, now: float) -> tuple[float, Permit | None]:
+        """Under the limiter's lock: only once Redis failed (the fallback's decision)."""
+        return self.fallback.take(now) if self.fallback is not None else self.ask(now)
+
+    def ask(self, now: float) -> tuple[float, Permit | None]:
+        """One take from Redis, outside the limiter's lock. (0, None) once Redis failed: ask again;
+        the limiter then takes from the fallback, under its lock."""
         if self.fallback is not None:
-            return self.fallback.take(now)
+            return 0.0, None
         lease = uuid.uuid4().hex
         try:
             answer = self._sync()[0](keys=self.keys, args=self._take_args(lease))
         except Exception as exc:  # ImportError, connection, timeout, script errors: all mean "no Redis"
-            return self._fall_back(exc).take(now)
+            self._fall_back(exc)
+            return 0.0, None
         return self._taken(answer, lease)
 
     async def atake(self) -> tuple[float, Permit | None]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import re
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -209,22 +210,37 @@ def validate_chat_payload(payload: Any) -> None:
     check_sampling(payload)
 
 
+# Names of secrets (``openai_api_key``, ``api_token``, ``key``, ``x_api_key``, ``secret``), never of
+# request parameters (``max_tokens`` and ``budget_tokens`` end in "tokens").
+_CREDENTIAL = re.compile(r"(?:^|_)(?:api_?key|key|secret|password|passwd|token|bearer|authorization|"
+                         r"credentials?)$", re.IGNORECASE)
+
+
 def split_unknown_arguments(owner: str, kwargs: dict[str, Any], known: set[str],
                             extra_field: str) -> dict[str, Any]:
     """Sort a constructor's keyword arguments: an unknown name that is a near miss of a declared one
-    (``modle``, ``temprature``) is refused, naming the field it resembles; any other unknown name is
+    (``modle``, ``temprature``) is refused, naming the field it resembles, and so is a name that looks
+    like a credential (``openai_api_key``, ``api_token``), here or in ``extra_field``; any other unknown name is
     a request parameter the class does not declare (``presence_penalty``): it is moved into
     ``kwargs[extra_field]`` with a warning, as langchain-openai does, rather than silently ignored.
     Returns the new kwargs (the input is not mutated)."""
     unknown = [name for name in kwargs if name not in known]
+    extra_given = kwargs.get(extra_field)
+    for name in unknown:
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+        if close:
+            raise InvalidInputError(f"{owner} got an unknown argument {name!r}; did you mean {close[0]!r}?")
+    for name in [*unknown, *(extra_given if isinstance(extra_given, Mapping) else ())]:
+        if isinstance(name, str) and _CREDENTIAL.search(name):
+            # It would go out in every request body, and into reprs, callbacks and traces.
+            raise InvalidInputError(f"{owner} got {name!r}, which looks like a credential: extra arguments are "
+                                    f"sent in the request body, so it is refused. Pass the key as api_key= "
+                                    f"(or set A2AGENT_API_KEY).")
     if not unknown:
         return kwargs
     kwargs = dict(kwargs)
     extra = dict(kwargs.get(extra_field) or {})
     for name in unknown:
-        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
-        if close:
-            raise InvalidInputError(f"{owner} got an unknown argument {name!r}; did you mean {close[0]!r}?")
         if name in extra:
             raise InvalidInputError(f"{owner}: {name!r} was given twice, as an argument and in {extra_field}")
         warnings.warn(f"{owner}: {name!r} is not a declared parameter; it is sent in the request body "
@@ -232,3 +248,15 @@ def split_unknown_arguments(owner: str, kwargs: dict[str, Any], known: set[str],
         extra[name] = kwargs.pop(name)
     kwargs[extra_field] = extra
     return kwargs
+
+
+def state_without_secrets(state: dict[str, Any], drop: tuple[str, ...]) -> dict[str, Any]:
+    """A pydantic model's pickle state (``BaseModel.__getstate__``) without its API key, the named
+    fields (injected HTTP clients) and its private attributes (the live clients): pickles go to
+    caches, queues and other hosts, and the key must never travel in them. The receiving process
+    takes the key from ``A2AGENT_API_KEY``, as a model built without one does."""
+    fields = dict(state["__dict__"])
+    fields["api_key"] = None
+    for name in drop:
+        fields[name] = None
+    return {**state, "__dict__": fields, "__pydantic_private__": None}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any, Literal, Self
@@ -32,6 +33,7 @@ from a2agent.integration import (
     reasoning_for_request,
     relax_forced_tool_choice,
     split_unknown_arguments,
+    state_without_secrets,
     to_strict_json_schema,
 )
 from a2agent.types import Model
@@ -172,7 +174,7 @@ class ChatA2Agent(BaseChatModel):
                                     description="Your own httpx.Client for sync calls (used as is, never closed).")
     http_async_client: Any | None = Field(default=None, exclude=True,
                                           description="Your own httpx.AsyncClient for async calls.")
-    limiter: Any = Field(default=None, exclude=True,
+    limiter: Any = Field(default=None, exclude=True, repr=False,  # a Redis password may be in it
                          description="Per-key rate limiter: None (on, defaults), False (off), a2agent.LimiterSettings "
                                      "or a dict; its state: model.limiter_stats().")
 
@@ -199,6 +201,17 @@ class ChatA2Agent(BaseChatModel):
         # Building the clients validates key, URL, timeout, retries, headers and format (no I/O).
         self._client = A2AgentClient(**self._client_kwargs(), http_client=self.http_client)
         self._async_client = AsyncA2AgentClient(**self._client_kwargs(), http_client=self.http_async_client)
+
+    # Pickled without the key and the clients (the key never travels in a pickle); the receiving
+    # process takes it from A2AGENT_API_KEY, and the clients are built again on first use.
+    def __getstate__(self) -> dict[Any, Any]:
+        return state_without_secrets(super().__getstate__(), ("http_client", "http_async_client"))
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        super().__setstate__(state)
+        self._client = self._async_client = None
+        if self.api_key is None and (key := os.environ.get("A2AGENT_API_KEY")):
+            self.api_key = SecretStr(key)
 
     @model_validator(mode="after")
     def _normalize(self) -> Self:

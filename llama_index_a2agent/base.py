@@ -44,6 +44,7 @@ from a2agent.integration import (
     reasoning_for_request,
     relax_forced_tool_choice,
     split_unknown_arguments,
+    state_without_secrets,
     to_strict_json_schema,
 )
 from a2agent.types import Model as WireModel
@@ -125,7 +126,7 @@ class A2AgentLLM(FunctionCallingLLM):
     context_window: int | None = Field(default=None, gt=0, description="Override the catalogue value.")
     num_output: int | None = Field(default=None, gt=0, description="Override the catalogue value.")
     is_function_calling: bool | None = Field(default=None, description="Override the catalogue value.")
-    limiter: Any = Field(default=None, exclude=True, description=(
+    limiter: Any = Field(default=None, exclude=True, repr=False, description=(  # a Redis password
         "Per-key rate limiter: None (on, defaults), False (off), a2agent.LimiterSettings or a dict; "
         "its state: llm.limiter_stats()."))
 
@@ -149,18 +150,32 @@ class A2AgentLLM(FunctionCallingLLM):
         # Ranges through the core's validators, as every a2agent client checks them.
         check_sampling({"temperature": self.temperature, "max_tokens": self.max_tokens, "top_p": self.top_p,
                         "top_logprobs": self.top_logprobs, "seed": self.seed, "stop": self.stop}, "A2AgentLLM")
-        common: dict[str, Any] = {"api_key": key, "base_url": self.api_base, "timeout": self.timeout,
-                  "max_retries": self.max_retries, "default_headers": self.default_headers,
-                  "api_format": self.api_format, "limiter": self.limiter}
-        # The core resolves A2AGENT_API_KEY / A2AGENT_BASE_URL and raises InvalidInputError without a key.
-        self._client = A2AgentClient(**common, http_client=http_client)
-        self._aclient = AsyncA2AgentClient(**common, http_client=async_http_client)
-        self.api_base = self._client.base_url
+        self._connect(key, http_client, async_http_client)
         profile = get_model_profile(self.model)
         if not profile.known and self.context_window is None:
             warnings.warn(f"Model {self.model!r} is not in the a2agent catalogue: assuming a "
                           f"{profile.context_window}-token context window; pass context_window= to set it.",
                           stacklevel=2)
+
+    def _connect(self, key: str | None, http_client: Any = None, async_http_client: Any = None) -> None:
+        common: dict[str, Any] = {"api_key": key, "base_url": self.api_base, "timeout": self.timeout,
+                                  "max_retries": self.max_retries, "default_headers": self.default_headers,
+                                  "api_format": self.api_format, "limiter": self.limiter}
+        # The core resolves A2AGENT_API_KEY / A2AGENT_BASE_URL and raises InvalidInputError without a key.
+        self._client = A2AgentClient(**common, http_client=http_client)
+        self._aclient = AsyncA2AgentClient(**common, http_client=async_http_client)
+        self.api_base = self._client.base_url
+
+    # Pickled without the key and the clients (the key never travels in a pickle): the receiving
+    # process builds its clients with the key from A2AGENT_API_KEY (InvalidInputError without one).
+    def __getstate__(self) -> dict[Any, Any]:
+        clone = self.model_copy()  # without its clients, so LlamaIndex's filter has none to warn about
+        object.__setattr__(clone, "__pydantic_private__", None)
+        return state_without_secrets(super(A2AgentLLM, clone).__getstate__(), ())
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        super().__setstate__(state)
+        self._connect(None)
 
     @classmethod
     def class_name(cls) -> str:

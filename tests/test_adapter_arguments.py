@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 import warnings
 from collections.abc import Callable
@@ -52,6 +53,49 @@ def test_undeclared_request_parameter_goes_to_the_body_with_a_warning(
     else:
         model.complete("hi")
     assert emu.requests[-1]["body"]["presence_penalty"] == 0.5
+
+
+@adapters
+@pytest.mark.parametrize("credential", ["openai_api_key", "a2agent_api_key", "key", "api_token", "access_token",
+                                        "secret", "password", "Authorization"])
+def test_a_credential_under_another_name_is_refused_never_sent(name: str, make: Callable[..., Any],
+                                                               extra_field: str, credential: str) -> None:
+    # Unknown arguments go into the request body, reprs, callbacks and traces: a key must not.
+    with pytest.raises(InvalidInputError, match=f"'{credential}', which looks like a credential") as info:
+        make(**{credential: KEY})
+    with pytest.raises(InvalidInputError, match="looks like a credential"):
+        make(**{extra_field: {credential: KEY}})
+    assert "api_key=" in str(info.value)
+
+
+@adapters
+@pytest.mark.parametrize("param", ["budget_tokens", "token_budget", "repetition_penalty"])
+def test_request_parameters_that_mention_tokens_still_go_to_the_body(name: str, make: Callable[..., Any],
+                                                                   extra_field: str, param: str) -> None:
+    with pytest.warns(UserWarning, match="not a declared parameter"):
+        model = make(**{param: 5})
+    assert getattr(model, extra_field) == {param: 5}
+
+
+@adapters
+def test_pickles_carry_no_key_and_the_copy_takes_it_from_the_environment(
+        name: str, make: Callable[..., Any], extra_field: str, emu: EmulatorServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    base = {"base_url": emu.base_url} if name == "langchain" else {"api_base": emu.base_url}
+    cls = ChatA2Agent if name == "langchain" else A2AgentLLM
+    model = cls(api_key=emu.api_key, temperature=0.2, **base)
+    data = pickle.dumps(model)
+    assert emu.api_key.encode() not in data
+    monkeypatch.setenv("A2AGENT_API_KEY", emu.api_key)
+    copy = pickle.loads(data)
+    assert copy.temperature == 0.2
+    answer = copy.invoke("hi").content if name == "langchain" else copy.complete("hi").text
+    assert answer and emu.requests[-1]["body"]["temperature"] == 0.2
+    model.invoke("hi") if name == "langchain" else model.complete("hi")  # the original still works
+    monkeypatch.delenv("A2AGENT_API_KEY")
+    with pytest.raises(InvalidInputError, match="needs an API key"):  # no key here: said, typed
+        copy = pickle.loads(data)
+        copy.invoke("hi") if name == "langchain" else copy.complete("hi")
 
 
 @adapters

@@ -175,6 +175,27 @@ def test_resolve(value: Any, expected: LimiterSettings | None) -> None:
     assert resolve_limiter(value) == expected
 
 
+@pytest.mark.parametrize(("field", "value"), [
+    ("max_concurrency", math.nan), ("max_concurrency", 1.5), ("max_concurrency", True), ("max_concurrency", "5"),
+    ("max_queue", math.nan), ("max_queue", math.inf), ("max_queue", None), ("max_throttled_retries", math.nan),
+    ("max_throttled_retries", None), ("max_rate", "5"), ("max_rate", math.nan), ("max_rate", math.inf),
+    ("backoff", None), ("backoff", "0.5"), ("margin", 0), ("growth", math.nan), ("lease", 0), ("min_rate", True),
+    ("redis_url", 1), ("redis_url", True),
+])
+def test_every_bad_setting_is_invalid_input_naming_its_field(field: str, value: Any) -> None:
+    # NaN compares False with everything: a NaN cap would be no cap at all, silently
+    for make in (lambda: LimiterSettings(**{field: value}), lambda: resolve_limiter({field: value})):
+        with pytest.raises(InvalidInputError, match=f"LimiterSettings.{field} must be"):
+            make()
+
+
+def test_a_redis_password_never_reaches_a_settings_repr() -> None:
+    for url in ("redis://:S3cretPW@127.0.0.1:6379/0", "redis://user:S3cretPW@127.0.0.1:6379/0",
+                "redis://127.0.0.1:6379/0?password=S3cretPW", "unix:///tmp/redis.sock?password=S3cretPW"):
+        shown = repr(LimiterSettings(redis_url=url))
+        assert "S3cretPW" not in shown and "redis_url=" in shown
+
+
 @pytest.mark.parametrize("kwargs", [{"max_concurrency": 0}, {"max_rate": -1.0}, {"backoff": 1.0},
                                     {"max_wait": math.inf}, {"max_queue": -1}, {"nope": 1}],
                          ids=["concurrency", "rate", "backoff", "wait", "queue", "unknown"])
@@ -339,3 +360,80 @@ def test_async_callers_on_several_event_loops_share_one_limiter() -> None:
         t.join(30)
     assert not any(t.is_alive() for t in threads)
     assert now[1] <= 2 and limiter.stats().in_flight == 0 and limiter.stats().queued == 0
+
+
+@pytest.mark.parametrize("how", ["closed", "stopped"])
+def test_a_task_left_on_a_dead_loop_does_not_block_the_key(how: str) -> None:
+    limiter = KeyLimiter(LimiterSettings(max_concurrency=1))
+    (held,) = hold(limiter)
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(limiter.aacquire(timeout=30.0))
+    for _ in range(100):  # until the task is queued (a few loop turns)
+        loop.run_until_complete(asyncio.sleep(0))
+        if limiter.stats().queued == 1:
+            break
+    assert limiter.stats().queued == 1
+    if how == "closed":  # e.g. a background loop's thread shut down without cancelling its tasks
+        task._log_destroy_pending = False  # type: ignore[attr-defined]  # left pending on purpose
+        loop.close()
+    limiter.release(held, OK)
+    permit = limiter.acquire(timeout=5.0)  # at once: the dead loop's waiter does not hold the head
+    limiter.release(permit, OK)
+    assert limiter.stats().in_flight == 0
+    if how == "stopped":  # its place is kept: run the loop again and the task gets its turn
+        limiter.release(loop.run_until_complete(asyncio.wait_for(task, 5.0)), OK)
+        loop.close()
+    assert limiter.stats().queued == 0 and limiter.stats().in_flight == 0
+
+
+class _SlowRemote(LocalBudget):
+    """A remote budget that records whether the limiter's lock was held while it was asked."""
+
+    remote = True
+    name = "fake-remote"
+
+    def __init__(self, settings: LimiterSettings) -> None:
+        super().__init__(settings)
+        self.limiter: KeyLimiter | None = None
+        self.asked_under_lock: list[bool] = []
+        self.guard = threading.Lock()
+
+    def _seen(self) -> None:
+        assert self.limiter is not None
+        self.asked_under_lock.append(self.limiter._lock.locked())
+
+    def ask(self, now: float) -> tuple[float, Permit | None]:
+        self._seen()
+        with self.guard:
+            return super().take(now)
+
+    def give(self, permit: Permit, outcome: int, now: float, retry_after: float | None) -> str | None:
+        self._seen()
+        with self.guard:
+            return super().give(permit, outcome, now, retry_after)
+
+    def snapshot(self, now: float) -> tuple[float | None, int, int]:
+        self._seen()
+        return super().snapshot(now)
+
+
+def test_threads_never_ask_a_remote_budget_under_the_lock_event_loops_share() -> None:
+    # The lock is taken by event loops too: Redis I/O under it would stall them while Redis is slow.
+    settings = LimiterSettings(max_concurrency=2)
+    budget = _SlowRemote(settings)
+    limiter = KeyLimiter(settings, budget=budget)
+    budget.limiter = limiter
+
+    def worker() -> None:
+        for _ in range(20):
+            limiter.release(limiter.acquire(timeout=10.0), OK)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    limiter.stats()
+    assert not any(t.is_alive() for t in threads)
+    assert budget.asked_under_lock and not any(budget.asked_under_lock)
+    assert limiter.stats().in_flight == 0 and limiter.stats().queued == 0

@@ -244,7 +244,7 @@ def test_a_live_slot_outlives_its_lease(fresh: str) -> None:
     wait_for_redis_time(client, first_expiry + 1.0)  # a long stream: its first lease ran out a second ago
     assert client.zscore(slots, permit.lease) > redis_time(client)  # renewed, still counted
     wait, granted = other.budget.take(0.0)
-    assert granted is None and wait > 0  # the shared cap holds
+    assert granted is None and wait < 0  # the shared cap holds: ask again soon (a slot poll)
     holder.release(permit, OK)
     assert client.zcard(slots) == 0
     heartbeat = holder.budget.heartbeat  # type: ignore[attr-defined]
@@ -413,3 +413,32 @@ def test_one_limiter_from_several_event_loops(fresh: str) -> None:
     stats = limiter.stats()
     assert stats.backend == "redis" and stats.in_flight == 0
     assert len(limiter.budget._aclients) == 0  # type: ignore[attr-defined]  # each closed with its loop
+
+
+def test_the_fallback_warning_names_no_redis_password(caplog: pytest.LogCaptureFixture) -> None:
+    for url in ("redis://:S3cretPW@127.0.0.1:9/0", "redis://127.0.0.1:9/0?password=S3cretPW"):
+        limiter = process(url)
+        with caplog.at_level(logging.WARNING, logger="a2agent"):
+            limiter.release(limiter.acquire(timeout=5), OK)
+        assert "S3cretPW" not in caplog.text and "127.0.0.1:9/0" in caplog.text
+        caplog.clear()
+
+
+def test_settings_given_later_reach_the_redis_budget(fresh: str, caplog: pytest.LogCaptureFixture) -> None:
+    from a2agent import A2AgentClient
+
+    base = "http://127.0.0.1:9/v1"
+    first = A2AgentClient(api_key=KEY, base_url=base, limiter=LimiterSettings(redis_url=fresh, max_concurrency=1))
+    later = A2AgentClient(api_key=KEY, base_url=base, limiter=LimiterSettings(redis_url=fresh, max_concurrency=3))
+    limiter = later.config.limiter
+    assert limiter is first.config.limiter and limiter is not None
+    held = [limiter.acquire(timeout=5) for _ in range(3)]  # the cap in force in Redis is the later one
+    assert later.limiter_stats().in_flight == 3 and later.limiter_stats().max_concurrency == 3
+    with pytest.raises(LimiterError) as info:
+        limiter.acquire(timeout=0.1)
+    assert "pace" not in str(info.value) and "bounded by" in str(info.value)  # a wait for a slot, said so
+    for permit in held:
+        limiter.release(permit, OK)
+    with caplog.at_level(logging.WARNING, logger="a2agent"):  # another backend later: said, not silently dropped
+        A2AgentClient(api_key=KEY, base_url=base, limiter=LimiterSettings(redis_url="", max_concurrency=2))
+    assert "redis_url given later is not applied" in caplog.text and KEY not in caplog.text
