@@ -345,7 +345,7 @@ def test_broken_pipe_exits_quietly(emu: EmulatorServer) -> None:
     emu.script({"content": ("x" * 1000 + " ") * 300})
     result = subprocess.run(["bash", "-c", f"{sys.executable} -m a2agent chat hi | head -c 10; "
                                            "echo \"status=${PIPESTATUS[0]}\" >&2"],
-                            env=_env(emu), capture_output=True, text=True, timeout=BOUND)
+                            env=_env(emu), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=BOUND)
     assert result.stdout == "x" * 10
     assert result.stderr == "status=0\n"
 
@@ -379,5 +379,6 @@ def test_emulator_command_serves_and_stops_on_ctrl_c() -> None:
 def test_importing_the_cli_loads_no_framework_and_no_server() -> None:
     code = ("import sys, a2agent._cli; print(sorted({m.split('.')[0] for m in sys.modules} & "
             "{'langchain_core', 'llama_index', 'starlette', 'uvicorn', 'anyio', 'httpx'}))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=BOUND)
+    result = subprocess.run([sys.executable, "-c", code], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                            env=_env(), timeout=BOUND)
     assert result.stdout.strip() == "[]", result.stderr
