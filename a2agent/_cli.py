@@ -65,6 +65,10 @@ examples:
   a2agent chat --format anthropic --no-stream --usage "Hi"
   a2agent chat --model glm-5 "Why is the sky blue?" 2>/dev/null   # the answer only
 
+Text piped in with a prompt argument is sent after the prompt and a blank line (an
+empty stdin adds nothing). stdin is read whenever it is not a terminal: where it is a
+pipe that never closes (some scripts and CI runners), add </dev/null.
+
 The answer streams to stdout. Reasoning (thinking models) goes to stderr between [reasoning] and
 [/reasoning] lines (dimmed on a terminal), so a redirect of stdout keeps the answer alone;
 --hide-reasoning drops it. --usage prints the token usage on stderr at the end.
@@ -160,10 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     chat = commands.add_parser("chat", parents=[sub_parent], epilog=_CHAT_EXAMPLES,
                                help="send one prompt and stream the answer",
-                               description="Send one prompt (the arguments, else stdin) and stream the\n"
-                                           "answer to stdout.")
+                               description="Send one prompt (the arguments, stdin, or both) and stream\n"
+                                           "the answer to stdout.")
     chat.add_argument("prompt", nargs="*", help="the prompt (words are joined by spaces); read from stdin "
-                                                "when absent or '-'")
+                                                "when absent or '-'; text piped in with it is sent after "
+                                                "it and a blank line")
     chat.add_argument("-m", "--model", default=DEFAULT_MODEL, help=f"model id (default: {DEFAULT_MODEL})")
     chat.add_argument("--format", dest="api_format", choices=("openai", "anthropic"), default="openai",
                       help="wire format: openai (POST /v1/chat/completions) or anthropic (POST /v1/messages); "
@@ -311,16 +316,34 @@ def _models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _read_prompt(words: list[str]) -> str:
-    if words and words != ["-"]:
-        return " ".join(words)
+def _read_stdin() -> str | None:
+    """stdin's text to its end, or None when stdin is a terminal (or closed): a terminal is never
+    waited on. Any stdin that is not a terminal is read, so a caller that leaves an open pipe as
+    stdin must give ``</dev/null``."""
     if sys.stdin is None or sys.stdin.isatty():
+        return None
+    try:
+        return sys.stdin.read()
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"stdin is not {exc.encoding} text ({exc.reason} at byte {exc.start})") from None
+
+
+def _read_prompt(words: list[str]) -> str:
+    """The prompt: the words, and any text piped in after them and a blank line (``git diff | a2agent
+    chat "Review this diff"``, as the ``llm`` CLI does); stdin alone when there are no words or ``-``.
+    An empty stdin adds nothing."""
+    if words and words != ["-"]:
+        prompt = " ".join(words)
+        piped = _read_stdin()
+        piped = piped.rstrip() if piped else ""
+        return f"{prompt}\n\n{piped}" if piped else prompt
+    piped = _read_stdin()
+    if piped is None:
         raise InvalidInputError("no prompt: give it as an argument (a2agent chat \"...\") or on stdin "
                                 "(echo ... | a2agent chat)")
-    prompt = sys.stdin.read()
-    if not prompt.strip():
+    if not piped.strip():
         raise InvalidInputError("no prompt: stdin was empty")
-    return prompt
+    return piped
 
 
 def _chat(args: argparse.Namespace) -> int:

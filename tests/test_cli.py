@@ -182,6 +182,45 @@ def test_chat_reads_the_prompt_from_stdin(emu: EmulatorServer) -> None:
     assert "a prompt" in result.stdout  # the emulator echoes the prompt
 
 
+def test_chat_sends_text_piped_in_after_the_prompt(emu: EmulatorServer) -> None:
+    """git diff | a2agent chat "Review this diff": the instruction, a blank line, then the piped text
+    (its trailing newlines dropped)."""
+    diff = "diff --git a/x b/x\n+hello\n"
+    result = run("chat", "--model", "qwen3.7-max", "Review this diff", emu=emu, stdin=diff)
+    assert result.returncode == 0, result.stderr
+    assert emu.requests[-1]["body"]["messages"] == [
+        {"role": "user", "content": "Review this diff\n\ndiff --git a/x b/x\n+hello"}]
+
+
+@pytest.mark.parametrize("stdin", ["", "\n  \n"], ids=["empty", "blank"])
+def test_chat_prompt_with_an_empty_stdin_sends_the_prompt_alone(emu: EmulatorServer, stdin: str) -> None:
+    result = run("chat", "hi", "there", emu=emu, stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    assert emu.requests[-1]["body"]["messages"] == [{"role": "user", "content": "hi there"}]
+
+
+def test_chat_prompt_with_stdin_from_dev_null(emu: EmulatorServer) -> None:
+    result = subprocess.run([sys.executable, "-m", "a2agent", "chat", "hi"], stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, env=_env(emu), timeout=BOUND)
+    assert result.returncode == 0, result.stderr
+    assert emu.requests[-1]["body"]["messages"] == [{"role": "user", "content": "hi"}]
+
+
+def test_chat_dash_reads_the_prompt_from_stdin(emu: EmulatorServer) -> None:
+    result = run("chat", "-", emu=emu, stdin="from stdin\n")
+    assert result.returncode == 0, result.stderr
+    assert emu.requests[-1]["body"]["messages"][-1]["content"].startswith("from stdin")
+
+
+def test_chat_stdin_that_is_not_text_is_a_usage_error(emu: EmulatorServer) -> None:
+    result = subprocess.run([sys.executable, "-m", "a2agent", "chat", "describe"], input=b"\xff\xfe\x00png",
+                            capture_output=True, env=_env(emu, PYTHONIOENCODING="utf-8"), timeout=BOUND)
+    assert result.returncode == 2, result
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("a2agent: error: stdin is not utf-8 text"), lines
+    assert emu.requests == []
+
+
 def test_chat_without_a_prompt_is_a_usage_error(emu: EmulatorServer) -> None:
     line = assert_one_error_line(run("chat", emu=emu, stdin=""), 2)
     assert "no prompt" in line
