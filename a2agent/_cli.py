@@ -331,9 +331,12 @@ def _read_stdin() -> str | None:
 def _read_prompt(words: list[str]) -> str:
     """The prompt: the words, and any text piped in after them and a blank line (``git diff | a2agent
     chat "Review this diff"``, as the ``llm`` CLI does); stdin alone when there are no words or ``-``.
-    An empty stdin adds nothing."""
+    An empty stdin adds nothing; a blank prompt is refused before anything is sent. Trailing
+    whitespace of stdin is dropped (a final newline would be a billed token)."""
     if words and words != ["-"]:
         prompt = " ".join(words)
+        if not prompt.strip():
+            raise InvalidInputError("no prompt: the prompt argument is blank")
         piped = _read_stdin()
         piped = piped.rstrip() if piped else ""
         return f"{prompt}\n\n{piped}" if piped else prompt
@@ -341,9 +344,10 @@ def _read_prompt(words: list[str]) -> str:
     if piped is None:
         raise InvalidInputError("no prompt: give it as an argument (a2agent chat \"...\") or on stdin "
                                 "(echo ... | a2agent chat)")
-    if not piped.strip():
+    prompt = piped.rstrip()
+    if not prompt:
         raise InvalidInputError("no prompt: stdin was empty")
-    return piped
+    return prompt
 
 
 def _chat(args: argparse.Namespace) -> int:

@@ -178,7 +178,8 @@ def test_chat_no_stream(emu: EmulatorServer) -> None:
 def test_chat_reads_the_prompt_from_stdin(emu: EmulatorServer) -> None:
     result = run("chat", emu=emu, stdin="a prompt\nover two lines\n")
     assert result.returncode == 0, result.stderr
-    assert emu.requests[-1]["body"]["messages"] == [{"role": "user", "content": "a prompt\nover two lines\n"}]
+    # The trailing newline is dropped: the same prompt as an argument, the same prompt tokens.
+    assert emu.requests[-1]["body"]["messages"] == [{"role": "user", "content": "a prompt\nover two lines"}]
     assert "a prompt" in result.stdout  # the emulator echoes the prompt
 
 
@@ -221,10 +222,23 @@ def test_chat_stdin_that_is_not_text_is_a_usage_error(emu: EmulatorServer) -> No
     assert emu.requests == []
 
 
-def test_chat_without_a_prompt_is_a_usage_error(emu: EmulatorServer) -> None:
-    line = assert_one_error_line(run("chat", emu=emu, stdin=""), 2)
+@pytest.mark.parametrize(("args", "stdin"), [([], ""), ([], " \n\t\n"), (["-"], ""), ([""], ""), (["   "], ""),
+                                           (["", ""], ""), ([" "], "text piped in")],
+                         ids=["empty-stdin", "blank-stdin", "dash-empty-stdin", "empty-arg", "blank-arg",
+                              "empty-args", "blank-arg-with-stdin"])
+def test_chat_without_a_prompt_is_a_usage_error(emu: EmulatorServer, args: list[str], stdin: str) -> None:
+    line = assert_one_error_line(run("chat", *args, emu=emu, stdin=stdin), 2)
     assert "no prompt" in line
     assert emu.requests == []
+
+
+def test_stdin_prompt_and_argument_prompt_are_billed_alike(emu: EmulatorServer) -> None:
+    prompt = "What is the capital of France?"
+    by_arg = run("chat", "--no-stream", "--usage", prompt, emu=emu, stdin="")
+    by_stdin = run("chat", "--no-stream", "--usage", emu=emu, stdin=prompt + "\n")
+    assert by_arg.returncode == by_stdin.returncode == 0, by_arg.stderr + by_stdin.stderr
+    assert emu.requests[-1]["body"]["messages"] == emu.requests[-2]["body"]["messages"]
+    assert by_stdin.stderr.splitlines()[-1] == by_arg.stderr.splitlines()[-1]
 
 
 def test_chat_options_reach_the_request(emu: EmulatorServer) -> None:
