@@ -19,15 +19,19 @@ import os
 import sys
 from collections.abc import Sequence
 from typing import IO, Any, NoReturn
+from urllib.parse import urlsplit
 
 from . import DEFAULT_BASE_URL, MODEL_PROFILES, A2AgentClient, A2AgentError, InvalidInputError, __version__
-from ._validate import DEFAULT_TIMEOUT  # the client's default, so the help cannot drift from it
+from ._validate import DEFAULT_TIMEOUT, validate_chat_payload  # the client's default: the help cannot drift
 
 __all__ = ["main"]
 
 PROG = "a2agent"
 DEFAULT_MODEL = "deepseek-chat"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+_CHAT_PATHS = {"openai": "/chat/completions", "anthropic": "/messages"}  # after the base URL, per --format
+
+log = logging.getLogger("a2agent")  # the core's logger: its filter scrubs the key from every record
 
 _KEY_HELP = ("no API key: set the A2AGENT_API_KEY environment variable (export A2AGENT_API_KEY=...) "
              "or pass --api-key KEY")
@@ -270,12 +274,20 @@ def _client(args: argparse.Namespace, api_format: str = "openai") -> A2AgentClie
     client = A2AgentClient(api_key=key, base_url=args.base_url, timeout=args.timeout,
                            max_retries=args.max_retries, api_format=api_format)
     if args.verbose:
-        logging.getLogger("a2agent").info("a2agent: gateway %s, %s format", client.base_url, client.api_format)
+        log.info("a2agent: gateway %s, %s format", client.base_url, client.api_format)
     return client
+
+
+def _log_request(client: A2AgentClient, method: str, endpoint: str, model: str | None = None) -> None:
+    """-v: one line for the request about to be sent (each retry of it gets the core's own line):
+    method, URL path and model; never the key, never a header."""
+    path = urlsplit(client.base_url).path + endpoint
+    log.info("a2agent: %s %s%s", method, path, f" (model {model})" if model else "")
 
 
 def _models(args: argparse.Namespace) -> int:
     with _client(args) as client:
+        _log_request(client, "GET", "/models")
         listed = client.list_models()
     rows: list[dict[str, Any]] = []
     for model in sorted(listed, key=lambda m: str(m.get("id", ""))):
@@ -361,10 +373,13 @@ def _chat(args: argparse.Namespace) -> int:
         payload["temperature"] = args.temperature
     if args.max_tokens is not None:
         payload["max_tokens"] = args.max_tokens
+    if args.stream:
+        payload["stream_options"] = {"include_usage": True}
+    validate_chat_payload(payload)  # a refused payload is never logged as sent
     printer = _Printer(show_reasoning=not args.hide_reasoning)
     with _client(args, args.api_format) as client:
+        _log_request(client, "POST", _CHAT_PATHS[client.api_format], args.model)
         if args.stream:
-            payload["stream_options"] = {"include_usage": True}
             with client.stream_chat_completions(payload) as stream:
                 for chunk in stream:
                     for choice in chunk.get("choices") or ():

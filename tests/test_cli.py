@@ -371,6 +371,38 @@ def test_the_key_is_never_printed(emu: EmulatorServer, monkeypatch: pytest.Monke
     assert all("Traceback" not in out for out in outputs)
 
 
+@pytest.mark.parametrize("api_format", ["openai", "anthropic"])
+def test_verbose_logs_each_request_sent(emu: EmulatorServer, api_format: str) -> None:
+    result = run("-v", "chat", "--format", api_format, "--model", "qwen3.7-max", "hi", emu=emu)
+    assert result.returncode == 0, result.stderr
+    assert len(emu.requests) == 1
+    assert result.stderr.splitlines() == [f"a2agent: gateway {emu.base_url}, {api_format} format",
+                                          f"a2agent: POST {emu.requests[0]['path']} (model qwen3.7-max)"]
+
+
+def test_verbose_logs_the_models_request(emu: EmulatorServer) -> None:
+    result = run("-v", "models", emu=emu)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == "a2agent: GET /v1/models"
+
+
+def test_verbose_logs_a_line_for_every_attempt(emu: EmulatorServer) -> None:
+    emu.script({"status": 503, "times": 2})
+    result = run("-v", "chat", "hi", emu=emu)
+    assert result.returncode == 0, result.stderr
+    sent = [line for line in result.stderr.splitlines() if "POST " in line]
+    assert len(sent) == len(emu.requests) == 3  # the request, then a line before each of its 2 retries
+    assert sent[0] == "a2agent: POST /v1/chat/completions (model deepseek-chat)"
+    assert "retry 1 of 2" in sent[1] and "retry 2 of 2" in sent[2]
+    assert "bearer" not in result.stderr.lower() and "authorization" not in result.stderr.lower()
+
+
+def test_a_refused_payload_is_not_logged_as_sent(emu: EmulatorServer) -> None:
+    line = assert_one_error_line(run("-v", "chat", "--temperature", "5", "hi", emu=emu), 2)
+    assert "temperature" in line
+    assert emu.requests == []
+
+
 # -- signals and pipes -----------------------------------------------------------------------------
 def test_ctrl_c_exits_130_without_traceback(emu: EmulatorServer) -> None:
     emu.script({"delay": 600, "content": "never"})  # the emulator holds the answer until we hang up
