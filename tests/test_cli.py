@@ -332,6 +332,27 @@ def test_unreachable_gateway_exit_1() -> None:
     assert "Connection error" in line
 
 
+@pytest.mark.parametrize(("command", "suffix", "hint"), [
+    (["chat", "hi"], "/chat/completions", "(the base URL includes the endpoint /chat/completions, which the client "
+                                          "appends; the A2Agent base URL ends in /v1, e.g. https://api.a2agent.me/v1)"),
+    (["models"], "/models", "(the base URL includes the endpoint /models, which the client appends; "
+                            "the A2Agent base URL ends in /v1, e.g. https://api.a2agent.me/v1)"),
+], ids=["chat", "models"])
+def test_base_url_with_the_endpoint_gets_a_hint(emu: EmulatorServer, command: list[str], suffix: str,
+                                                hint: str) -> None:
+    """The common copy-paste mistake: the emulator's raw 404 for .../v1/chat/completions/chat/completions."""
+    result = run("--base-url", emu.base_url + suffix, *command, emu=emu)
+    line = assert_one_error_line(result, 1)
+    assert line.startswith("a2agent: error: Error code: 404 - ") and hint in line, line
+    assert line.endswith(f"{emu.base_url}{suffix}{suffix}, 1 attempt)")
+
+
+def test_base_url_with_another_prefix_gets_a_hint(emu: EmulatorServer) -> None:
+    base_url = emu.base_url.removesuffix("/v1") + "/api/v1"
+    line = assert_one_error_line(run("--base-url", base_url, "chat", "hi", emu=emu), 1)
+    assert "(the A2Agent base URL's path is /v1, not /api/v1: e.g. https://api.a2agent.me/v1)" in line, line
+
+
 def test_missing_key_says_how_to_set_it() -> None:
     line = assert_one_error_line(run("chat", "hi", env=_env()), 2)
     assert "A2AGENT_API_KEY" in line and "--api-key" in line
