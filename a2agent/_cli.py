@@ -6,7 +6,8 @@ emulator (with its extra) loads only for ``a2agent emulator``. The API key comes
 this module also takes it out of argparse's messages (an unknown option may quote it).
 
 Exit status: 0 ok, 1 API or network error, 2 usage error (argparse, or an input the core refused
-before sending anything: no key, no prompt, a bad value), 130 interrupted; a closed stdout
+before sending anything: no key, no prompt, a bad value) or a missing extra (``a2agent emulator``
+without ``a2agent[emulator]``), 130 interrupted; a closed stdout
 (``| head``) ends the command quietly with 0.
 """
 
@@ -40,7 +41,7 @@ _KEY_HELP = ("no API key: set the A2AGENT_API_KEY environment variable (export A
 _SECRETS: list[str] = []
 
 _EXIT_STATUS = ("exit status: 0 ok, 1 API or network error, 2 usage error (bad option, no key or\n"
-                "prompt), 130 interrupted")
+                "prompt) or a missing extra, 130 interrupted")
 
 _MAIN_EXAMPLES = f"""\
 examples:
@@ -413,7 +414,7 @@ def _emulator(argv: list[str]) -> int:
         if (exc.name or "").split(".")[0] not in _EXTRA_MODULES:
             raise
         _note(f"error: {missing_extra(exc, 'a2agent emulator', 'emulator')}")
-        return EXIT_ERROR
+        return EXIT_USAGE  # a setup error, nothing was sent: not status 1 (API or network error)
     emulator_main(argv, prog=f"{PROG} emulator", epilog=_EMULATOR_EXAMPLES)
     return EXIT_OK
 

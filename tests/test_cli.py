@@ -482,6 +482,19 @@ def test_emulator_command_serves_and_stops_on_ctrl_c() -> None:
     assert "Traceback" not in err
 
 
+def test_emulator_command_without_its_extra_is_a_usage_error() -> None:
+    """A setup error, nothing sent: exit 2 (1 is an API or network error), one line naming the extra.
+    A fresh interpreter with uvicorn hidden (sys.modules[name] = None: importing it fails as if absent)."""
+    code = ("import sys; sys.modules['uvicorn'] = None\n"
+            "from a2agent._cli import main; sys.exit(main(['emulator', '--port', '0']))")
+    result = subprocess.run([sys.executable, "-c", code], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                            env=_env(), timeout=BOUND)
+    line = assert_one_error_line(result, 2)
+    assert line == ("a2agent: error: a2agent emulator needs the 'uvicorn' package, which is not installed; "
+                    "install the extra: pip install 'a2agent[emulator]'")
+    assert result.stdout == ""
+
+
 def test_importing_the_cli_loads_no_framework_and_no_server() -> None:
     code = ("import sys, a2agent._cli; print(sorted({m.split('.')[0] for m in sys.modules} & "
             "{'langchain_core', 'llama_index', 'starlette', 'uvicorn', 'anyio', 'httpx'}))")
