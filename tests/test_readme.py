@@ -98,6 +98,17 @@ def test_try_it_without_a_key_prints_what_the_readme_shows() -> None:
     assert f"a2agent emulator on http://127.0.0.1:{port}/v1 (api key: sk-a2agent-emulator)" in result.stdout
 
 
+def test_cli_help_is_the_readme_block() -> None:
+    """The README's "$ a2agent --help" block is the real output (at argparse's width without a terminal)."""
+    shown = [code for lang, code in ALL_BLOCKS if lang == "text" and code.startswith("$ a2agent --help\n")]
+    assert len(shown) == 1
+    env = {k: v for k, v in _env(None).items() if k != "COLUMNS"}
+    result = subprocess.run(["a2agent", "--help"], env={**env, "COLUMNS": "80"}, stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == shown[0].split("\n", 1)[1]
+
+
 @pytest.mark.parametrize(("lang", "code"), BLOCKS, ids=[f"{i}-{lang}" for i, (lang, _) in enumerate(BLOCKS)])
 def test_readme_block_runs(lang: str, code: str, a2agent_emulator: EmulatorServer) -> None:
     env = _env(a2agent_emulator)
