@@ -6,7 +6,8 @@ emulator (with its extra) loads only for ``a2agent emulator``. The API key comes
 this module also takes it out of argparse's messages (an unknown option may quote it).
 
 Exit status: 0 ok, 1 API or network error, 2 usage error (argparse, or an input the core refused
-before sending anything: no key, no prompt, a bad value), 130 interrupted; a closed stdout
+before sending anything: no key, no prompt, a bad value) or a missing extra (``a2agent emulator``
+without ``a2agent[emulator]``), 130 interrupted; a closed stdout
 (``| head``) ends the command quietly with 0.
 """
 
@@ -19,15 +20,19 @@ import os
 import sys
 from collections.abc import Sequence
 from typing import IO, Any, NoReturn
+from urllib.parse import urlsplit
 
 from . import DEFAULT_BASE_URL, MODEL_PROFILES, A2AgentClient, A2AgentError, InvalidInputError, __version__
-from ._validate import DEFAULT_TIMEOUT  # the client's default, so the help cannot drift from it
+from ._validate import DEFAULT_TIMEOUT, validate_chat_payload  # the client's default: the help cannot drift
 
 __all__ = ["main"]
 
 PROG = "a2agent"
 DEFAULT_MODEL = "deepseek-chat"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+_CHAT_PATHS = {"openai": "/chat/completions", "anthropic": "/messages"}  # after the base URL, per --format
+
+log = logging.getLogger("a2agent")  # the core's logger: its filter scrubs the key from every record
 
 _KEY_HELP = ("no API key: set the A2AGENT_API_KEY environment variable (export A2AGENT_API_KEY=...) "
              "or pass --api-key KEY")
@@ -36,7 +41,7 @@ _KEY_HELP = ("no API key: set the A2AGENT_API_KEY environment variable (export A
 _SECRETS: list[str] = []
 
 _EXIT_STATUS = ("exit status: 0 ok, 1 API or network error, 2 usage error (bad option, no key or\n"
-                "prompt), 130 interrupted")
+                "prompt) or a missing extra, 130 interrupted")
 
 _MAIN_EXAMPLES = f"""\
 examples:
@@ -64,6 +69,10 @@ examples:
   git diff | a2agent chat --model qwen3.7-max "Review this diff"
   a2agent chat --format anthropic --no-stream --usage "Hi"
   a2agent chat --model glm-5 "Why is the sky blue?" 2>/dev/null   # the answer only
+
+Text piped in with a prompt argument is sent after the prompt and a blank line (an
+empty stdin adds nothing). stdin is read whenever it is not a terminal: where it is a
+pipe that never closes (some scripts and CI runners), add </dev/null.
 
 The answer streams to stdout. Reasoning (thinking models) goes to stderr between [reasoning] and
 [/reasoning] lines (dimmed on a terminal), so a redirect of stdout keeps the answer alone;
@@ -160,10 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     chat = commands.add_parser("chat", parents=[sub_parent], epilog=_CHAT_EXAMPLES,
                                help="send one prompt and stream the answer",
-                               description="Send one prompt (the arguments, else stdin) and stream the\n"
-                                           "answer to stdout.")
+                               description="Send one prompt (the arguments, stdin, or both) and stream\n"
+                                           "the answer to stdout.")
     chat.add_argument("prompt", nargs="*", help="the prompt (words are joined by spaces); read from stdin "
-                                                "when absent or '-'")
+                                                "when absent or '-'; text piped in with it is sent after "
+                                                "it and a blank line")
     chat.add_argument("-m", "--model", default=DEFAULT_MODEL, help=f"model id (default: {DEFAULT_MODEL})")
     chat.add_argument("--format", dest="api_format", choices=("openai", "anthropic"), default="openai",
                       help="wire format: openai (POST /v1/chat/completions) or anthropic (POST /v1/messages); "
@@ -265,12 +275,20 @@ def _client(args: argparse.Namespace, api_format: str = "openai") -> A2AgentClie
     client = A2AgentClient(api_key=key, base_url=args.base_url, timeout=args.timeout,
                            max_retries=args.max_retries, api_format=api_format)
     if args.verbose:
-        logging.getLogger("a2agent").info("a2agent: gateway %s, %s format", client.base_url, client.api_format)
+        log.info("a2agent: gateway %s, %s format", client.base_url, client.api_format)
     return client
+
+
+def _log_request(client: A2AgentClient, method: str, endpoint: str, model: str | None = None) -> None:
+    """-v: one line for the request about to be sent (each retry of it gets the core's own line):
+    method, URL path and model; never the key, never a header."""
+    path = urlsplit(client.base_url).path + endpoint
+    log.info("a2agent: %s %s%s", method, path, f" (model {model})" if model else "")
 
 
 def _models(args: argparse.Namespace) -> int:
     with _client(args) as client:
+        _log_request(client, "GET", "/models")
         listed = client.list_models()
     rows: list[dict[str, Any]] = []
     for model in sorted(listed, key=lambda m: str(m.get("id", ""))):
@@ -311,14 +329,36 @@ def _models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _read_prompt(words: list[str]) -> str:
-    if words and words != ["-"]:
-        return " ".join(words)
+def _read_stdin() -> str | None:
+    """stdin's text to its end, or None when stdin is a terminal (or closed): a terminal is never
+    waited on. Any stdin that is not a terminal is read, so a caller that leaves an open pipe as
+    stdin must give ``</dev/null``."""
     if sys.stdin is None or sys.stdin.isatty():
+        return None
+    try:
+        return sys.stdin.read()
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"stdin is not {exc.encoding} text ({exc.reason} at byte {exc.start})") from None
+
+
+def _read_prompt(words: list[str]) -> str:
+    """The prompt: the words, and any text piped in after them and a blank line (``git diff | a2agent
+    chat "Review this diff"``, as the ``llm`` CLI does); stdin alone when there are no words or ``-``.
+    An empty stdin adds nothing; a blank prompt is refused before anything is sent. Trailing
+    whitespace of stdin is dropped (a final newline would be a billed token)."""
+    if words and words != ["-"]:
+        prompt = " ".join(words)
+        if not prompt.strip():
+            raise InvalidInputError("no prompt: the prompt argument is blank")
+        piped = _read_stdin()
+        piped = piped.rstrip() if piped else ""
+        return f"{prompt}\n\n{piped}" if piped else prompt
+    piped = _read_stdin()
+    if piped is None:
         raise InvalidInputError("no prompt: give it as an argument (a2agent chat \"...\") or on stdin "
                                 "(echo ... | a2agent chat)")
-    prompt = sys.stdin.read()
-    if not prompt.strip():
+    prompt = piped.rstrip()
+    if not prompt:
         raise InvalidInputError("no prompt: stdin was empty")
     return prompt
 
@@ -334,10 +374,13 @@ def _chat(args: argparse.Namespace) -> int:
         payload["temperature"] = args.temperature
     if args.max_tokens is not None:
         payload["max_tokens"] = args.max_tokens
+    if args.stream:
+        payload["stream_options"] = {"include_usage": True}
+    validate_chat_payload(payload)  # a refused payload is never logged as sent
     printer = _Printer(show_reasoning=not args.hide_reasoning)
     with _client(args, args.api_format) as client:
+        _log_request(client, "POST", _CHAT_PATHS[client.api_format], args.model)
         if args.stream:
-            payload["stream_options"] = {"include_usage": True}
             with client.stream_chat_completions(payload) as stream:
                 for chunk in stream:
                     for choice in chunk.get("choices") or ():
@@ -371,7 +414,7 @@ def _emulator(argv: list[str]) -> int:
         if (exc.name or "").split(".")[0] not in _EXTRA_MODULES:
             raise
         _note(f"error: {missing_extra(exc, 'a2agent emulator', 'emulator')}")
-        return EXIT_ERROR
+        return EXIT_USAGE  # a setup error, nothing was sent: not status 1 (API or network error)
     emulator_main(argv, prog=f"{PROG} emulator", epilog=_EMULATOR_EXAMPLES)
     return EXIT_OK
 

@@ -32,7 +32,7 @@ import logging
 import weakref
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 __all__ = [
     "A2AgentError",
@@ -387,17 +387,41 @@ def is_quota_exhausted(status_code: int, headers: Mapping[str, str], body: Any) 
     return any(marker in text for marker in _WALL_MARKERS)
 
 
+_EXPECTED_BASE_URL = "https://api.a2agent.me/v1"
+_ENDPOINTS = ("/chat/completions", "/messages", "/models")  # what the client appends to the base URL
+
+
+def base_url_hint(base_url: str) -> str:
+    """The hint a 404 gets when its base URL's path is not ``/v1``: the client appends the endpoint to
+    the base URL as given, so a missing ``/v1``, an endpoint copied into the base URL, or another
+    prefix (``/api/v1``) all end in a bare 404. '' for a base URL of the expected form."""
+    path = urlsplit(base_url).path.rstrip("/")
+    if path == "/v1":
+        return ""
+    endpoint = next((e for e in _ENDPOINTS if path.endswith(e)), None)
+    if endpoint is not None:
+        return (f" (the base URL includes the endpoint {endpoint}, which the client appends; "
+                f"the A2Agent base URL ends in /v1, e.g. {_EXPECTED_BASE_URL})")
+    if path.endswith("/v1"):
+        return f" (the A2Agent base URL's path is /v1, not {path}: e.g. {_EXPECTED_BASE_URL})"
+    return f" (the A2Agent base URL ends in /v1, e.g. {_EXPECTED_BASE_URL})"
+
+
 def make_status_error(status_code: int, body: Any, *, headers: Mapping[str, str] | None = None,
                       method: str = "", url: str = "", attempts: int = 1,
-                      retry_after: float | None = None) -> APIStatusError:
-    """Build the typed error for an HTTP error response (scrubbed by the error class itself)."""
+                      retry_after: float | None = None, base_url: str = "") -> APIStatusError:
+    """Build the typed error for an HTTP error response (scrubbed by the error class itself).
+    ``base_url``: the client's, for the hint a 404 gets when it is not of the expected form."""
     headers = dict(headers or {})
     request_id = headers.get("x-request-id") or headers.get("request-id")
     cls = _STATUS_CLASSES.get(status_code)
     if cls is None:
         cls = InternalServerError if status_code >= 500 else APIStatusError
     message = f"Error code: {status_code} - {error_message(body, 'HTTP error')}"
-    if status_code == 404 and url and "/v1" not in url:
-        message += " (the A2Agent base URL ends in /v1, e.g. https://api.a2agent.me/v1)"
+    if status_code == 404:
+        if base_url:
+            message += base_url_hint(base_url)
+        elif url and "/v1" not in url:  # no base URL known: only the request URL to go by
+            message += f" (the A2Agent base URL ends in /v1, e.g. {_EXPECTED_BASE_URL})"
     return cls(message, status_code=status_code, body=body, request_id=request_id, headers=headers,
                method=method, url=url, attempts=attempts, retry_after=retry_after)

@@ -433,7 +433,7 @@ class _Call:
         self.retry_after = self.config.policy.server_wait(headers)
         return make_status_error(response.status_code, _decode_body(response.content), headers=headers,
                                  method=self.method, url=self.url, attempts=self.attempts,
-                                 retry_after=self.retry_after)
+                                 retry_after=self.retry_after, base_url=self.config.base_url)
 
     def retry_delay(self, error: A2AgentError) -> float | None:
         """Seconds to sleep before the next attempt (0: none, the limiter paces it), or None: raise."""

@@ -178,14 +178,67 @@ def test_chat_no_stream(emu: EmulatorServer) -> None:
 def test_chat_reads_the_prompt_from_stdin(emu: EmulatorServer) -> None:
     result = run("chat", emu=emu, stdin="a prompt\nover two lines\n")
     assert result.returncode == 0, result.stderr
-    assert emu.requests[-1]["body"]["messages"] == [{"role": "user", "content": "a prompt\nover two lines\n"}]
+    # The trailing newline is dropped: the same prompt as an argument, the same prompt tokens.
+    assert emu.requests[-1]["body"]["messages"] == [{"role": "user", "content": "a prompt\nover two lines"}]
     assert "a prompt" in result.stdout  # the emulator echoes the prompt
 
 
-def test_chat_without_a_prompt_is_a_usage_error(emu: EmulatorServer) -> None:
-    line = assert_one_error_line(run("chat", emu=emu, stdin=""), 2)
+def test_chat_sends_text_piped_in_after_the_prompt(emu: EmulatorServer) -> None:
+    """git diff | a2agent chat "Review this diff": the instruction, a blank line, then the piped text
+    (its trailing newlines dropped)."""
+    diff = "diff --git a/x b/x\n+hello\n"
+    result = run("chat", "--model", "qwen3.7-max", "Review this diff", emu=emu, stdin=diff)
+    assert result.returncode == 0, result.stderr
+    assert emu.requests[-1]["body"]["messages"] == [
+        {"role": "user", "content": "Review this diff\n\ndiff --git a/x b/x\n+hello"}]
+
+
+@pytest.mark.parametrize("stdin", ["", "\n  \n"], ids=["empty", "blank"])
+def test_chat_prompt_with_an_empty_stdin_sends_the_prompt_alone(emu: EmulatorServer, stdin: str) -> None:
+    result = run("chat", "hi", "there", emu=emu, stdin=stdin)
+    assert result.returncode == 0, result.stderr
+    assert emu.requests[-1]["body"]["messages"] == [{"role": "user", "content": "hi there"}]
+
+
+def test_chat_prompt_with_stdin_from_dev_null(emu: EmulatorServer) -> None:
+    result = subprocess.run([sys.executable, "-m", "a2agent", "chat", "hi"], stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, env=_env(emu), timeout=BOUND)
+    assert result.returncode == 0, result.stderr
+    assert emu.requests[-1]["body"]["messages"] == [{"role": "user", "content": "hi"}]
+
+
+def test_chat_dash_reads_the_prompt_from_stdin(emu: EmulatorServer) -> None:
+    result = run("chat", "-", emu=emu, stdin="from stdin\n")
+    assert result.returncode == 0, result.stderr
+    assert emu.requests[-1]["body"]["messages"][-1]["content"].startswith("from stdin")
+
+
+def test_chat_stdin_that_is_not_text_is_a_usage_error(emu: EmulatorServer) -> None:
+    result = subprocess.run([sys.executable, "-m", "a2agent", "chat", "describe"], input=b"\xff\xfe\x00png",
+                            capture_output=True, env=_env(emu, PYTHONIOENCODING="utf-8"), timeout=BOUND)
+    assert result.returncode == 2, result
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("a2agent: error: stdin is not utf-8 text"), lines
+    assert emu.requests == []
+
+
+@pytest.mark.parametrize(("args", "stdin"), [([], ""), ([], " \n\t\n"), (["-"], ""), ([""], ""), (["   "], ""),
+                                           (["", ""], ""), ([" "], "text piped in")],
+                         ids=["empty-stdin", "blank-stdin", "dash-empty-stdin", "empty-arg", "blank-arg",
+                              "empty-args", "blank-arg-with-stdin"])
+def test_chat_without_a_prompt_is_a_usage_error(emu: EmulatorServer, args: list[str], stdin: str) -> None:
+    line = assert_one_error_line(run("chat", *args, emu=emu, stdin=stdin), 2)
     assert "no prompt" in line
     assert emu.requests == []
+
+
+def test_stdin_prompt_and_argument_prompt_are_billed_alike(emu: EmulatorServer) -> None:
+    prompt = "What is the capital of France?"
+    by_arg = run("chat", "--no-stream", "--usage", prompt, emu=emu, stdin="")
+    by_stdin = run("chat", "--no-stream", "--usage", emu=emu, stdin=prompt + "\n")
+    assert by_arg.returncode == by_stdin.returncode == 0, by_arg.stderr + by_stdin.stderr
+    assert emu.requests[-1]["body"]["messages"] == emu.requests[-2]["body"]["messages"]
+    assert by_stdin.stderr.splitlines()[-1] == by_arg.stderr.splitlines()[-1]
 
 
 def test_chat_options_reach_the_request(emu: EmulatorServer) -> None:
@@ -279,6 +332,27 @@ def test_unreachable_gateway_exit_1() -> None:
     assert "Connection error" in line
 
 
+@pytest.mark.parametrize(("command", "suffix", "hint"), [
+    (["chat", "hi"], "/chat/completions", "(the base URL includes the endpoint /chat/completions, which the client "
+                                          "appends; the A2Agent base URL ends in /v1, e.g. https://api.a2agent.me/v1)"),
+    (["models"], "/models", "(the base URL includes the endpoint /models, which the client appends; "
+                            "the A2Agent base URL ends in /v1, e.g. https://api.a2agent.me/v1)"),
+], ids=["chat", "models"])
+def test_base_url_with_the_endpoint_gets_a_hint(emu: EmulatorServer, command: list[str], suffix: str,
+                                                hint: str) -> None:
+    """The common copy-paste mistake: the emulator's raw 404 for .../v1/chat/completions/chat/completions."""
+    result = run("--base-url", emu.base_url + suffix, *command, emu=emu)
+    line = assert_one_error_line(result, 1)
+    assert line.startswith("a2agent: error: Error code: 404 - ") and hint in line, line
+    assert line.endswith(f"{emu.base_url}{suffix}{suffix}, 1 attempt)")
+
+
+def test_base_url_with_another_prefix_gets_a_hint(emu: EmulatorServer) -> None:
+    base_url = emu.base_url.removesuffix("/v1") + "/api/v1"
+    line = assert_one_error_line(run("--base-url", base_url, "chat", "hi", emu=emu), 1)
+    assert "(the A2Agent base URL's path is /v1, not /api/v1: e.g. https://api.a2agent.me/v1)" in line, line
+
+
 def test_missing_key_says_how_to_set_it() -> None:
     line = assert_one_error_line(run("chat", "hi", env=_env()), 2)
     assert "A2AGENT_API_KEY" in line and "--api-key" in line
@@ -318,6 +392,38 @@ def test_the_key_is_never_printed(emu: EmulatorServer, monkeypatch: pytest.Monke
     assert all("Traceback" not in out for out in outputs)
 
 
+@pytest.mark.parametrize("api_format", ["openai", "anthropic"])
+def test_verbose_logs_each_request_sent(emu: EmulatorServer, api_format: str) -> None:
+    result = run("-v", "chat", "--format", api_format, "--model", "qwen3.7-max", "hi", emu=emu)
+    assert result.returncode == 0, result.stderr
+    assert len(emu.requests) == 1
+    assert result.stderr.splitlines() == [f"a2agent: gateway {emu.base_url}, {api_format} format",
+                                          f"a2agent: POST {emu.requests[0]['path']} (model qwen3.7-max)"]
+
+
+def test_verbose_logs_the_models_request(emu: EmulatorServer) -> None:
+    result = run("-v", "models", emu=emu)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == "a2agent: GET /v1/models"
+
+
+def test_verbose_logs_a_line_for_every_attempt(emu: EmulatorServer) -> None:
+    emu.script({"status": 503, "times": 2})
+    result = run("-v", "chat", "hi", emu=emu)
+    assert result.returncode == 0, result.stderr
+    sent = [line for line in result.stderr.splitlines() if "POST " in line]
+    assert len(sent) == len(emu.requests) == 3  # the request, then a line before each of its 2 retries
+    assert sent[0] == "a2agent: POST /v1/chat/completions (model deepseek-chat)"
+    assert "retry 1 of 2" in sent[1] and "retry 2 of 2" in sent[2]
+    assert "bearer" not in result.stderr.lower() and "authorization" not in result.stderr.lower()
+
+
+def test_a_refused_payload_is_not_logged_as_sent(emu: EmulatorServer) -> None:
+    line = assert_one_error_line(run("-v", "chat", "--temperature", "5", "hi", emu=emu), 2)
+    assert "temperature" in line
+    assert emu.requests == []
+
+
 # -- signals and pipes -----------------------------------------------------------------------------
 def test_ctrl_c_exits_130_without_traceback(emu: EmulatorServer) -> None:
     emu.script({"delay": 600, "content": "never"})  # the emulator holds the answer until we hang up
@@ -345,7 +451,7 @@ def test_broken_pipe_exits_quietly(emu: EmulatorServer) -> None:
     emu.script({"content": ("x" * 1000 + " ") * 300})
     result = subprocess.run(["bash", "-c", f"{sys.executable} -m a2agent chat hi | head -c 10; "
                                            "echo \"status=${PIPESTATUS[0]}\" >&2"],
-                            env=_env(emu), capture_output=True, text=True, timeout=BOUND)
+                            env=_env(emu), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=BOUND)
     assert result.stdout == "x" * 10
     assert result.stderr == "status=0\n"
 
@@ -376,8 +482,22 @@ def test_emulator_command_serves_and_stops_on_ctrl_c() -> None:
     assert "Traceback" not in err
 
 
+def test_emulator_command_without_its_extra_is_a_usage_error() -> None:
+    """A setup error, nothing sent: exit 2 (1 is an API or network error), one line naming the extra.
+    A fresh interpreter with uvicorn hidden (sys.modules[name] = None: importing it fails as if absent)."""
+    code = ("import sys; sys.modules['uvicorn'] = None\n"
+            "from a2agent._cli import main; sys.exit(main(['emulator', '--port', '0']))")
+    result = subprocess.run([sys.executable, "-c", code], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                            env=_env(), timeout=BOUND)
+    line = assert_one_error_line(result, 2)
+    assert line == ("a2agent: error: a2agent emulator needs the 'uvicorn' package, which is not installed; "
+                    "install the extra: pip install 'a2agent[emulator]'")
+    assert result.stdout == ""
+
+
 def test_importing_the_cli_loads_no_framework_and_no_server() -> None:
     code = ("import sys, a2agent._cli; print(sorted({m.split('.')[0] for m in sys.modules} & "
             "{'langchain_core', 'llama_index', 'starlette', 'uvicorn', 'anyio', 'httpx'}))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=BOUND)
+    result = subprocess.run([sys.executable, "-c", code], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                            env=_env(), timeout=BOUND)
     assert result.stdout.strip() == "[]", result.stderr

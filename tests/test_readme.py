@@ -89,8 +89,8 @@ def test_try_it_without_a_key_prints_what_the_readme_shows() -> None:
         if line.endswith("&"):  # a person pastes the next line later; a script waits for the port
             lines.append(f"for _ in $(seq 200); do python -c \"import socket; socket.create_connection("
                          f"('127.0.0.1', {port}), 1)\" 2>/dev/null && break; sleep 0.1; done")
-    result = subprocess.run(["bash", "-c", "\n".join(lines)], env=_env(None), cwd=ROOT, capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(["bash", "-c", "\n".join(lines)], env=_env(None), cwd=ROOT, stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
     printed = [line for line in result.stdout.splitlines()  # less the emulator's banner and make's chatter
                if line and not line.startswith("a2agent emulator on") and not MAKE_NOTE.match(line)]
@@ -98,12 +98,23 @@ def test_try_it_without_a_key_prints_what_the_readme_shows() -> None:
     assert f"a2agent emulator on http://127.0.0.1:{port}/v1 (api key: sk-a2agent-emulator)" in result.stdout
 
 
+def test_cli_help_is_the_readme_block() -> None:
+    """The README's "$ a2agent --help" block is the real output (at argparse's width without a terminal)."""
+    shown = [code for lang, code in ALL_BLOCKS if lang == "text" and code.startswith("$ a2agent --help\n")]
+    assert len(shown) == 1
+    env = {k: v for k, v in _env(None).items() if k != "COLUMNS"}
+    result = subprocess.run(["a2agent", "--help"], env={**env, "COLUMNS": "80"}, stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == shown[0].split("\n", 1)[1]
+
+
 @pytest.mark.parametrize(("lang", "code"), BLOCKS, ids=[f"{i}-{lang}" for i, (lang, _) in enumerate(BLOCKS)])
 def test_readme_block_runs(lang: str, code: str, a2agent_emulator: EmulatorServer) -> None:
     env = _env(a2agent_emulator)
     if lang == "python":
-        result = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
-                                timeout=120)
+        result = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, stdin=subprocess.DEVNULL,
+                                capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip()
         return
@@ -111,8 +122,8 @@ def test_readme_block_runs(lang: str, code: str, a2agent_emulator: EmulatorServe
         pytest.skip("runs as one script in test_try_it_without_a_key_prints_what_the_readme_shows")
     for line in filter(None, (raw.strip() for raw in code.splitlines())):
         command = safe_command(line)
-        result = subprocess.run(["bash", "-c", command], env=env, cwd=ROOT, capture_output=True, text=True,
-                                timeout=300)
+        result = subprocess.run(["bash", "-c", command], env=env, cwd=ROOT, stdin=subprocess.DEVNULL,
+                                capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, f"{shlex.quote(command)} failed:\n{result.stdout}\n{result.stderr}"
         if EMULATOR.match(line):
             assert "a2agent emulator on http://127.0.0.1:" in result.stdout

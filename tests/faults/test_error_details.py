@@ -1,5 +1,5 @@
 """Errors that say enough (contract l, m): method, URL and attempt count on every HTTP/connection
-error, a hint for a base URL without /v1, the httpx cause kept (scrubbed), decoding and local
+error, a hint for a base URL whose path is not /v1, the httpx cause kept (scrubbed), decoding and local
 protocol errors typed and never retried."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from a2agent import (
     InternalServerError,
     NotFoundError,
 )
-from tests.faults.helpers import PAYLOAD, answer, make_api, ok_reply, run, run_raises
+from tests.faults.helpers import KEY, PAYLOAD, answer, make_api, ok_reply, run, run_raises
 from tests.faults.server import FaultServer, closed_port, hang_before_headers, json_reply, respond, sse_reply
 
 Hunt = Callable[..., None]
@@ -92,6 +92,37 @@ def test_404_without_v1_hints_at_v1(mode: str, fmt: str, kind: str, body: Any, s
     assert server.requests[0].path == CHAT_PATHS[fmt]
     assert "/v1" in str(exc), f"a 404 on a base URL without /v1 should hint at it: {exc}"
     assert server.request_count == 1
+    hunt(exc)
+
+
+@pytest.mark.parametrize(("suffix", "hint"), [
+    ("/v1/chat/completions", "the base URL includes the endpoint /chat/completions, which the client appends"),
+    ("/chat/completions", "the base URL includes the endpoint /chat/completions, which the client appends"),
+    ("/v1/messages", "the base URL includes the endpoint /messages, which the client appends"),
+    ("/api/v1", "the A2Agent base URL's path is /v1, not /api/v1"),
+], ids=["v1-endpoint", "endpoint", "v1-messages", "api-v1"])
+def test_404_on_a_base_url_of_another_form_names_the_expected_one(mode: str, fmt: str, kind: str, suffix: str,
+                                                                   hint: str, server: FaultServer,
+                                                                   hunt: Hunt) -> None:
+    """A copied endpoint or another prefix: the client appends the endpoint to the base URL as given."""
+    server.always(json_reply({"error": {"message": "Not Found"}}, 404))
+    api = make_api(mode, server, fmt, base_url=server.origin + suffix)
+    exc = run_raises(api, lambda a: answer(a, kind))
+    assert isinstance(exc, NotFoundError), repr(exc)
+    assert server.requests[0].path == suffix + CHAT_PATHS[fmt]
+    assert f"Error code: 404 - Not Found ({hint}" in str(exc)
+    assert "e.g. https://api.a2agent.me/v1)" in str(exc)
+    assert_says_enough(exc, "POST", server.origin + suffix + CHAT_PATHS[fmt], 1)
+    assert server.request_count == 1
+    hunt(exc)
+
+
+def test_base_url_hint_quotes_a_scrubbed_path(mode: str, server: FaultServer, hunt: Hunt) -> None:
+    server.always(json_reply({"error": {"message": "Not Found"}}, 404))
+    api = make_api(mode, server, base_url=f"{server.origin}/{KEY}/v1")  # the key pasted into the URL by mistake
+    exc = run_raises(api, lambda a: answer(a, "json"))
+    assert isinstance(exc, NotFoundError), repr(exc)
+    assert "the A2Agent base URL's path is /v1, not /***/v1" in str(exc)
     hunt(exc)
 
 
