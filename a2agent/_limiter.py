@@ -122,7 +122,7 @@ class KeyLimiter:
 
     def _take_fast(self) -> Permit | None:
         with self._lock:
-            if self._head() is not None:
+            if self._queue and self._head() is not None:  # the common case first: nobody waits
                 return None
             if not self.budget.remote:
                 return self.budget.take(self.clock())[1]
@@ -130,7 +130,7 @@ class KeyLimiter:
 
     async def _atake_fast(self) -> Permit | None:
         with self._lock:
-            if self._head() is not None:
+            if self._queue and self._head() is not None:
                 return None
         return (await self._aask())[1]
 
