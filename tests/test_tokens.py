@@ -10,6 +10,7 @@ import base64
 import json
 import logging
 import math
+import re
 import struct
 from pathlib import Path
 from typing import Any
@@ -207,3 +208,90 @@ def test_max_tokens_cuts_the_answer_at_whole_words_within_the_limit(a2agent_emul
     assert cut["choices"][0]["finish_reason"] == "length" and cut["usage"]["completion_tokens"] <= 4
     assert full["choices"][0]["message"]["content"].startswith(text) and 0 < counter.count_text(text) <= 4
     assert math.isclose(cut["usage"]["completion_tokens"], counter.count_text(text))
+
+
+# -- bad input: InvalidInputError naming what is wrong, the same with or without the extra ---------
+
+BAD_TEXT = {"int": (123, "text must be a string, got int"), "bytes": (b"hi", "text must be a string, got bytes"),
+            "none": (None, "text must be a string, got None"),
+            "lone_surrogate": ("a\ud800", "text cannot be encoded as UTF-8")}
+
+
+@pytest.mark.parametrize("model", ["deepseek-chat", "qwen3.6-plus", "glm-5"])
+@pytest.mark.parametrize("name", list(BAD_TEXT))
+def test_bad_text_is_invalid_input(vocabulary: str, model: str, name: str) -> None:
+    value, message = BAD_TEXT[name]
+    counter = token_counter(model)
+    for method in (counter.count_text, counter.encode):
+        with pytest.raises(InvalidInputError, match=re.escape(message)):
+            method(value)
+
+
+USER = {"role": "user", "content": "hi"}
+
+
+def _assistant_calling(arguments: Any) -> dict[str, Any]:
+    return {"role": "assistant", "content": None,
+            "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": arguments}}]}
+
+
+BAD_REQUESTS: dict[str, tuple[Any, str]] = {
+    "payload_none": (None, "payload must be a mapping (a chat request), got None"),
+    "messages_str": ({"messages": "hi"}, "messages must be a list of message dicts, got str"),
+    "message_none": ({"messages": [None]}, "messages[0] must be a dict, got None"),
+    "bad_role": ({"messages": [{"role": "bot", "content": "x"}]}, "messages[0].role must be one of"),
+    "content_int": ({"messages": [{"role": "user", "content": 3}]}, "messages[0].content must be a string"),
+    "part_str": ({"messages": [{"role": "user", "content": ["x"]}]}, "messages[0].content[0] must be a dict"),
+    "text_int": ({"messages": [USER, {"role": "user", "content": [{"type": "text", "text": 123}]}]},
+                 "messages[1].content[0].text must be a string, got int"),
+    "text_none": ({"messages": [USER, {"role": "user", "content": [{"type": "text", "text": None}]}]},
+                  "messages[1].content[0].text must be a string, got None"),
+    "text_lone_surrogate": ({"messages": [{"role": "user", "content": [{"type": "text", "text": "\udfff"}]}]},
+                            "messages[0].content[0].text cannot be encoded as UTF-8"),
+    "content_lone_surrogate": ({"messages": [{"role": "user", "content": "a\ud800b"}]},
+                               "messages[0].content cannot be encoded as UTF-8"),
+    "name_int": ({"messages": [{**USER, "name": 5}]}, "messages[0].name must be a string, got int"),
+    "reasoning_int": ({"messages": [USER, {"role": "assistant", "content": "x", "reasoning_content": 1}]},
+                      "messages[1].reasoning_content must be a string"),
+    "image_url_str": ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": "http://x"}]}]},
+                      "messages[0].content[0].image_url must be a dict with a string url"),
+    "tool_calls_dict": ({"messages": [{"role": "assistant", "content": None, "tool_calls": {"id": "c"}}]},
+                        "messages[0].tool_calls must be a list"),
+    "tool_call_no_function": ({"messages": [{"role": "assistant", "content": None, "tool_calls": [{"id": "c"}]}]},
+                              "messages[0].tool_calls[0] must be a dict with a 'function' dict"),
+    "arguments_not_json": ({"messages": [_assistant_calling({"a": object()})]},
+                           "messages[0].tool_calls[0].function.arguments['a'] is not JSON-serializable"),
+    "tools_str": ({"messages": [USER], "tools": "add"}, "tools must be a list of tool dicts, got str"),
+    "tool_int": ({"messages": [], "tools": [1]}, "tools[0] must be a dict (a tool schema), got int"),
+    "tool_not_json": ({"messages": [USER], "tools": [{"type": "function", "function": {
+        "name": "f", "parameters": {"type": "object", "default": object()}}}]},
+                      "tools[0]['function']['parameters']['default'] is not JSON-serializable"),
+}
+
+
+@pytest.mark.parametrize("model", ["deepseek-chat", "glm-5"])
+@pytest.mark.parametrize("name", list(BAD_REQUESTS))
+def test_a_bad_request_is_invalid_input_naming_the_path(vocabulary: str, model: str, name: str) -> None:
+    payload, message = BAD_REQUESTS[name]
+    with pytest.raises(InvalidInputError, match=re.escape(message)):
+        token_counter(model).count_request(payload)
+
+
+def test_single_messages_and_completions_are_checked_too() -> None:
+    counter = token_counter("glm-5")
+    with pytest.raises(InvalidInputError, match=re.escape("message must be a dict, got None")):
+        counter.count_message(None)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match=re.escape("message must be a dict, got None")):
+        counter.count_completion(None)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match=re.escape("message.content[0].text must be a string, got int")):
+        counter.count_message({"role": "user", "content": [{"type": "text", "text": 1}]})
+    with pytest.raises(InvalidInputError, match=re.escape("message.reasoning_content must be a string")):
+        counter.count_completion({"content": "ok", "reasoning_content": 2})
+
+
+def test_empty_and_iterable_inputs_still_count() -> None:
+    counter = token_counter("glm-5")
+    messages = REQUESTS["system_multi_turn"]["messages"]
+    assert counter.count_text("") == 0 and counter.encode("") == []
+    assert counter.count_messages(iter(messages), iter([ADD])) == counter.count_messages(messages, [ADD])
+    assert counter.count_request({"messages": []}) == counter.framing.priming
