@@ -28,6 +28,8 @@ multi-turn, long, Chinese, 1-3 tools, tool turns) rendered by each family's own 
 with its vocabulary: with the exact text path, every request is within 8 tokens (9 %) of that count; with the
 approximation, within -22 %..+29 % (the larger errors on requests of a dozen tokens);
 ``bench/token_agreement.py`` measures it.
+``count_request(payload, api_format="anthropic")`` counts the messages as the Messages format carries
+them (``_anthropic.as_carried``: one system prompt, same-role turns merged, no ``name``).
 Input is checked first (``_validate.check_messages``, ``check_tools``, ``check_text``): anything
 malformed, ``None`` text included, is an ``InvalidInputError`` naming its path, never a count.
 Kimi and unknown models have no published template here: their constants are the OpenAI-style
@@ -286,14 +288,16 @@ class TokenCounter:
             return 0
         return len(self._encode(text)) if self._encode is not None else approximate_tokens(text)
 
-    def count_request(self, payload: Mapping[str, Any]) -> int:
-        """Prompt tokens of a canonical chat-completions request: its messages and tools."""
+    def count_request(self, payload: Mapping[str, Any], *, api_format: str = "openai") -> int:
+        """Prompt tokens of a canonical chat-completions request: its messages and tools, as
+        ``api_format`` carries them (the Messages format, ``"anthropic"``, merges the system
+        messages into one system prompt and consecutive same-role turns, and drops ``name``)."""
         if not isinstance(payload, Mapping):
             raise InvalidInputError(f"payload must be a mapping (a chat request), got {kind_of(payload)}")
-        return self.count_messages(payload.get("messages") or [], payload.get("tools"))
+        return self.count_messages(payload.get("messages") or [], payload.get("tools"), api_format=api_format)
 
     def count_messages(self, messages: Iterable[Mapping[str, Any]],
-                       tools: Iterable[Mapping[str, Any]] | None = None) -> int:
+                       tools: Iterable[Mapping[str, Any]] | None = None, *, api_format: str = "openai") -> int:
         """Prompt tokens of canonical messages (and tool schemas), with the priming of one request.
         Malformed messages or tools are an ``InvalidInputError`` naming the path
         (``messages[1].content[0].text``)."""
@@ -301,6 +305,12 @@ class TokenCounter:
         schemas: list[Mapping[str, Any]] | None = _listed(tools)
         check_messages(listed, deep=True)
         check_tools(schemas)
+        if api_format == "anthropic":
+            from ._anthropic import as_carried
+
+            listed, schemas = as_carried(listed, schemas)  # type: ignore[assignment]  # dicts are Mappings
+        elif api_format != "openai":
+            raise InvalidInputError(f"api_format must be 'openai' or 'anthropic', got {api_format!r}")
         return self._messages(listed, schemas)
 
     def _messages(self, messages: list[Mapping[str, Any]], tools: Iterable[Mapping[str, Any]] | None) -> int:

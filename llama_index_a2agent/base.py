@@ -192,11 +192,11 @@ class A2AgentLLM(FunctionCallingLLM):
         return token_counter(self.model).encode
 
     def count_tokens(self, messages: Sequence[ChatMessage], tools: Sequence[BaseTool] | None = None) -> int:
-        """Prompt tokens of a chat request (messages and tool schemas) as the backend bills them. Bad
-        input is an ``InvalidInputError`` naming it."""
+        """Prompt tokens of a chat request (messages and tool schemas) as the backend bills them, the
+        messages as ``api_format`` carries them. Bad input is an ``InvalidInputError`` naming it."""
         payload = {"messages": reasoning_for_request(messages_to_dicts(messages), self.model),
                    "tools": self._tool_specs(tools or [], False)}
-        return token_counter(self.model).count_request(payload)
+        return token_counter(self.model).count_request(payload, api_format=self.api_format)
 
     # -- request -------------------------------------------------------------------------------
     def _payload(self, messages: Sequence[ChatMessage], stream: bool, **kwargs: Any) -> dict[str, Any]:

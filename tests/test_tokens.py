@@ -176,6 +176,23 @@ REQUESTS: dict[str, dict[str, Any]] = {
         {"role": "assistant", "content": "Hello Ann!"}, {"role": "user", "content": "北京是哪个国家的首都?"}]},
     "tools": {"messages": TOOL_TURN[:2], "tools": [ADD, MUL]},
     "tool_turn": {"messages": TOOL_TURN, "tools": [ADD, MUL]},
+    # What the Messages format merges, moves or drops: counted as it is carried (api_format)
+    "two_systems": {"messages": [{"role": "system", "content": "Answer briefly."},
+                                 {"role": "system", "content": "Answer in French."},
+                                 {"role": "user", "content": "What is the capital of France?"}]},
+    "two_users_named": {"messages": [{"role": "user", "content": "Hi, I am Ann.", "name": "ann"},
+                                     {"role": "user", "content": "What is the capital of France?"}]},
+    "system_late_two_assistants": {"messages": [
+        {"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello!"},
+        {"role": "assistant", "content": "How can I help?"}, {"role": "system", "content": "Answer briefly."},
+        {"role": "user", "content": "What is the capital of France?"}]},
+    "empty_system": {"messages": [{"role": "system", "content": ""}, {"role": "user", "content": "hi"}]},
+    "tool_result_parts_then_user": {"messages": [
+        *TOOL_TURN[:3], {"role": "tool", "tool_call_id": "call_1",
+                         "content": [{"type": "text", "text": "5"}, {"type": "text", "text": " (exact)"}]},
+        {"role": "user", "content": "Thanks. Now add 4 and 4"}], "tools": [ADD, MUL]},
+    "tool_without_parameters": {"messages": TOOL_TURN[1:2], "tools": [
+        ADD, {"type": "function", "function": {"name": "now", "description": "The time."}}]},
 }
 MODELS = ["deepseek-chat", "qwen3.6-plus", "glm-5", "minimax-m2.7", "kimi-k2.5"]
 
@@ -195,7 +212,7 @@ def test_emulator_usage_is_what_the_counter_predicts(vocabulary: str, model: str
             payload = {"model": model, "max_tokens": 300, "thinking": {"type": "disabled"}, **request}
             out = client.chat_completions(payload)
             usage, message = out["usage"], out["choices"][0]["message"]
-            assert usage["prompt_tokens"] == counter.count_request(payload), name
+            assert usage["prompt_tokens"] == counter.count_request(payload, api_format=api_format), name
             assert usage["completion_tokens"] == counter.count_completion(message) > 0, name
 
 
@@ -208,6 +225,17 @@ def test_max_tokens_cuts_the_answer_at_whole_words_within_the_limit(a2agent_emul
     assert cut["choices"][0]["finish_reason"] == "length" and cut["usage"]["completion_tokens"] <= 4
     assert full["choices"][0]["message"]["content"].startswith(text) and 0 < counter.count_text(text) <= 4
     assert math.isclose(cut["usage"]["completion_tokens"], counter.count_text(text))
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_the_messages_format_counts_what_it_carries(model: str) -> None:
+    """Merged system prompts and turns frame fewer messages; a dropped ``name`` is not billed."""
+    counter = token_counter(model)
+    for name in ("two_systems", "two_users_named", "system_late_two_assistants"):
+        payload = REQUESTS[name]
+        assert counter.count_request(payload, api_format="anthropic") < counter.count_request(payload), name
+    with pytest.raises(InvalidInputError, match="api_format"):
+        counter.count_request(REQUESTS["text"], api_format="gemini")
 
 
 # -- bad input: InvalidInputError naming what is wrong, the same with or without the extra ---------
@@ -269,12 +297,14 @@ BAD_REQUESTS: dict[str, tuple[Any, str]] = {
 }
 
 
+@pytest.mark.parametrize("api_format", ["openai", "anthropic"])
 @pytest.mark.parametrize("model", ["deepseek-chat", "glm-5"])
 @pytest.mark.parametrize("name", list(BAD_REQUESTS))
-def test_a_bad_request_is_invalid_input_naming_the_path(vocabulary: str, model: str, name: str) -> None:
+def test_a_bad_request_is_invalid_input_naming_the_path(vocabulary: str, model: str, api_format: str,
+                                                        name: str) -> None:
     payload, message = BAD_REQUESTS[name]
     with pytest.raises(InvalidInputError, match=re.escape(message)):
-        token_counter(model).count_request(payload)
+        token_counter(model).count_request(payload, api_format=api_format)
 
 
 def test_single_messages_and_completions_are_checked_too() -> None:

@@ -32,17 +32,22 @@ CONVERSATIONS: dict[str, tuple[list[BaseMessage], list[Any]]] = {
                    ToolMessage("5", tool_call_id="call_1")], [add, multiply]),
     "image": ([HumanMessage([{"type": "text", "text": "What is this?"},
                              {"type": "image_url", "image_url": {"url": RED_PNG}}])], []),
+    # the Messages format merges the system prompts and consecutive turns, and drops `name`
+    "two_systems": ([SystemMessage("Answer briefly."), SystemMessage("Answer in French."),
+                     HumanMessage("What is the capital of France?")], []),
+    "two_users": ([HumanMessage("Hi, I am Ann."), HumanMessage("What is the capital of France?")], []),
+    "named": ([HumanMessage("What is the capital of France?", name="ann")], []),
 }
 
 
-@pytest.mark.parametrize("model", ["deepseek-chat", "kimi-k2.5"])
+@pytest.mark.parametrize("model", ["deepseek-chat", "kimi-k2.5", "qwen3.7-plus", "glm-5"])
 def test_predicted_tokens_are_the_billed_input_tokens(vocabulary: str, model: str, fmt: str,
                                                       a2agent_emulator: EmulatorServer) -> None:
     llm = ChatA2Agent(model=model, base_url=a2agent_emulator.base_url, api_key=a2agent_emulator.api_key,
                       api_format=fmt, thinking=False)
     for name, (messages, tools) in CONVERSATIONS.items():
-        if name == "image" and model == "deepseek-chat":
-            continue  # deepseek-chat takes no images: kimi-k2.5 carries that row
+        if name == "image" and model in ("deepseek-chat", "glm-5"):
+            continue  # no images for these: kimi-k2.5 and qwen3.7-plus carry that row
         predicted = llm.get_num_tokens_from_messages(messages, tools=tools)
         sent = llm.bind_tools(tools) if tools else llm
         reply = sent.invoke(messages)

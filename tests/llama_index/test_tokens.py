@@ -64,6 +64,16 @@ def system(text: str) -> ChatMessage:
     return ChatMessage(role=MessageRole.SYSTEM, content=text)
 
 
+@pytest.mark.parametrize("model", ["kimi-k2.5", "deepseek-chat", "qwen3.7-plus"])
+def test_what_the_messages_format_merges_is_counted_as_sent(vocabulary: str, model: str, fmt: str,
+                                                            emu: EmulatorServer) -> None:
+    """Two system prompts become one, two user turns become one: the prediction follows api_format."""
+    llm = make(emu, model=model, api_format=fmt)
+    for messages in ([system("Answer briefly."), system("Answer in French."), user("What is the capital of France?")],
+                     [user("Hi, I am Ann."), user("What is the capital of France?")]):
+        assert llm.chat(messages).raw["usage"]["prompt_tokens"] == llm.count_tokens(messages)
+
+
 BAD_INPUT: dict[str, tuple[Any, str]] = {
     "tokenizer_int": (lambda llm: llm.tokenizer(123), "text must be a string, got int"),
     "tokenizer_none": (lambda llm: llm.tokenizer(None), "text must be a string, got None"),
