@@ -191,11 +191,14 @@ class A2AgentLLM(FunctionCallingLLM):
         of the approximate length (``a2agent.token_counter``)."""
         return token_counter(self.model).encode
 
-    def count_tokens(self, messages: Sequence[ChatMessage], tools: Sequence[BaseTool] | None = None) -> int:
-        """Prompt tokens of a chat request (messages and tool schemas) as the backend bills them, the
-        messages as ``api_format`` carries them. Bad input is an ``InvalidInputError`` naming it."""
+    def count_tokens(self, messages: Sequence[ChatMessage], tools: Sequence[BaseTool] | None = None, *,
+                     strict: bool | None = None) -> int:
+        """Prompt tokens of a chat request (messages and tool schemas) as the backend bills them: the
+        tools formatted as ``chat_with_tools(tools, strict=strict)`` sends them (``strict`` defaults
+        to the field), the messages as ``api_format`` carries them. Bad input is an
+        ``InvalidInputError`` naming it."""
         payload = {"messages": reasoning_for_request(messages_to_dicts(messages), self.model),
-                   "tools": self._tool_specs(tools or [], False)}
+                   "tools": self._tool_specs(tools or [], strict)}
         return token_counter(self.model).count_request(payload, api_format=self.api_format)
 
     # -- request -------------------------------------------------------------------------------

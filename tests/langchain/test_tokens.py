@@ -79,6 +79,18 @@ def test_trim_messages_counts_with_the_model(vocabulary: str) -> None:
     assert llm.get_num_tokens_from_messages(one_more) >= budget  # prompt apart: its priming twice)
 
 
+@pytest.mark.parametrize("model", ["deepseek-chat", "glm-5"])
+def test_strict_tools_are_counted_as_bind_tools_sends_them(model: str, fmt: str,
+                                                           a2agent_emulator: EmulatorServer) -> None:
+    llm = ChatA2Agent(model=model, base_url=a2agent_emulator.base_url, api_key=a2agent_emulator.api_key,
+                      api_format=fmt, thinking=False)
+    messages = [HumanMessage("Please add 2 and 3")]
+    predicted = llm.get_num_tokens_from_messages(messages, tools=[add, multiply], strict=True)
+    reply = llm.bind_tools([add, multiply], strict=True).invoke(messages)
+    assert reply.usage_metadata is not None and reply.usage_metadata["input_tokens"] == predicted
+    assert predicted > llm.get_num_tokens_from_messages(messages, tools=[add, multiply])  # the strict schema
+
+
 BAD_INPUT: dict[str, tuple[Any, str]] = {
     "num_tokens_int": (lambda llm: llm.get_num_tokens(123), "text must be a string, got int"),
     "num_tokens_bytes": (lambda llm: llm.get_num_tokens(b"hi"), "text must be a string, got bytes"),

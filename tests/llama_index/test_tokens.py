@@ -74,6 +74,14 @@ def test_what_the_messages_format_merges_is_counted_as_sent(vocabulary: str, mod
         assert llm.chat(messages).raw["usage"]["prompt_tokens"] == llm.count_tokens(messages)
 
 
+def test_strict_tools_are_counted_as_they_are_sent(fmt: str, emu: EmulatorServer) -> None:
+    loose, strict = make(emu, model="glm-5", api_format=fmt), make(emu, model="glm-5", api_format=fmt, strict=True)
+    messages = [user("Please add 2 and 3")]
+    usage = strict.chat_with_tools(TOOLS, user_msg=messages[0]).raw["usage"]
+    assert usage["prompt_tokens"] == strict.count_tokens(messages, tools=TOOLS) \
+        == loose.count_tokens(messages, tools=TOOLS, strict=True) > loose.count_tokens(messages, tools=TOOLS)
+
+
 BAD_INPUT: dict[str, tuple[Any, str]] = {
     "tokenizer_int": (lambda llm: llm.tokenizer(123), "text must be a string, got int"),
     "tokenizer_none": (lambda llm: llm.tokenizer(None), "text must be a string, got None"),
