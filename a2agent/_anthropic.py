@@ -25,7 +25,7 @@ from ._errors import APIResponseError, InvalidInputError, StreamError, error_mes
 from ._sse import ServerSentEvent
 from .types import ChatCompletion, ToolCall, Usage
 
-__all__ = ["AnthropicCodec", "anthropic_usage"]
+__all__ = ["AnthropicCodec", "anthropic_usage", "as_carried"]
 
 ANTHROPIC_VERSION = "2023-06-01"
 _DEFAULT_MAX_TOKENS = 8192
@@ -100,7 +100,10 @@ def _messages(messages: list[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], 
     for i, message in enumerate(messages):
         where, role = f"messages[{i}]", message.get("role")
         if role in ("system", "developer"):
-            system.append("".join(b["text"] for b in _content_blocks(message.get("content"), where)))
+            blocks = _content_blocks(message.get("content"), where)
+            if any(b["type"] != "text" for b in blocks):
+                raise InvalidInputError(f"{where}: a {role} message carries text only in the Anthropic format")
+            system.append("".join(b["text"] for b in blocks))
             continue
         if role == "assistant":
             turn_role, blocks = "assistant", _assistant_blocks(message, where)
@@ -119,6 +122,61 @@ def _messages(messages: list[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], 
         else:
             out.append({"role": turn_role, "content": blocks})
     return out, system
+
+
+def _tool(tool: Mapping[str, Any], i: int) -> dict[str, Any]:
+    function = tool.get("function") if isinstance(tool, Mapping) else None
+    if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
+        raise InvalidInputError(f"tools[{i}] must be {{type: function, function: {{name, ...}}}}")
+    return {"name": function["name"], "description": function.get("description", ""),
+            "input_schema": function.get("parameters") or {"type": "object", "properties": {}}}
+
+
+def as_carried(messages: list[Mapping[str, Any]], tools: list[Mapping[str, Any]] | None = None
+               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Canonical messages and tools as the Messages format carries them, for counting what is sent:
+    this codec's own conversion (the system messages joined into one system prompt, consecutive
+    same-role turns merged into one, ``name`` dropped, tool results as text), read back in the
+    canonical shape the way a gateway translating the format back does (the emulator's
+    ``to_canonical``)."""
+    turns, system = _messages(list(messages))
+    out: list[dict[str, Any]] = []
+    if "\n\n".join(system):  # an empty system prompt is no system prompt
+        out.append({"role": "system", "content": "\n\n".join(system)})
+    for turn in turns:
+        blocks = turn["content"]
+        if turn["role"] == "assistant":
+            message: dict[str, Any] = {"role": "assistant",
+                                       "content": "".join(b["text"] for b in blocks if b["type"] == "text")}
+            thinking = [b["thinking"] for b in blocks if b["type"] == "thinking"]
+            if thinking:
+                message["reasoning_content"] = "".join(thinking)
+            calls = [{"id": b["id"], "type": "function",
+                      "function": {"name": b["name"], "arguments": json.dumps(b["input"] or {})}}
+                     for b in blocks if b["type"] == "tool_use"]
+            if calls:
+                message["tool_calls"] = calls
+            out.append(message)
+            continue
+        parts: list[dict[str, Any]] = []
+        for block in blocks:
+            if block["type"] == "tool_result":
+                out.append({"role": "tool", "tool_call_id": block["tool_use_id"],
+                            "content": "".join(b["text"] for b in block["content"] if b["type"] == "text")})
+            elif block["type"] == "text":
+                parts.append({"type": "text", "text": block["text"]})
+            else:  # image or document
+                source = block["source"]
+                url = (source["url"] if source["type"] == "url"
+                       else f"data:{source['media_type']};base64,{source['data']}")
+                parts.append({"type": "image_url", "image_url": {"url": url}} if block["type"] == "image"
+                             else {"type": "file", "file": {"file_data": url}})
+        if parts:
+            out.append({"role": "user", "content": parts})
+    carried = [{"type": "function", "function": {"name": t["name"], "description": t["description"],
+                                                 "parameters": t["input_schema"]}}
+               for t in (_tool(t, i) for i, t in enumerate(tools or ()))]
+    return out, carried
 
 
 def _tool_choice(choice: Any, parallel: Any) -> dict[str, Any] | None:
@@ -171,9 +229,7 @@ class AnthropicCodec:
         if stop:
             body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
         if payload.get("tools"):
-            body["tools"] = [{"name": t["function"]["name"], "description": t["function"].get("description", ""),
-                              "input_schema": t["function"].get("parameters") or {"type": "object", "properties": {}}}
-                             for t in payload["tools"]]
+            body["tools"] = [_tool(t, i) for i, t in enumerate(payload["tools"])]
             choice = _tool_choice(payload.get("tool_choice"), payload.get("parallel_tool_calls"))
             if choice:
                 body["tool_choice"] = choice

@@ -28,6 +28,10 @@ multi-turn, long, Chinese, 1-3 tools, tool turns) rendered by each family's own 
 with its vocabulary: with the exact text path, every request is within 8 tokens (9 %) of that count; with the
 approximation, within -22 %..+29 % (the larger errors on requests of a dozen tokens);
 ``bench/token_agreement.py`` measures it.
+``count_request(payload, api_format="anthropic")`` counts the messages as the Messages format carries
+them (``_anthropic.as_carried``: one system prompt, same-role turns merged, no ``name``).
+Input is checked first (``_validate.check_messages``, ``check_tools``, ``check_text``): anything
+malformed, ``None`` text included, is an ``InvalidInputError`` naming its path, never a count.
 Kimi and unknown models have no published template here: their constants are the OpenAI-style
 3 + 3 per message and the middle of the fitted families' tool constants.
 
@@ -56,6 +60,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from ._errors import InvalidInputError
+from ._validate import check_message, check_message_fields, check_messages, check_text, check_tools, kind_of
 
 __all__ = ["TokenCounter", "approximate_tokens", "token_counter"]
 
@@ -264,67 +271,110 @@ class TokenCounter:
 
     def encode(self, text: str) -> list[int]:
         """Token ids of ``text``; with the approximation, that many placeholder ids (0): only the
-        length means anything. A callable ``str -> list`` for LlamaIndex's ``tokenizer`` settings."""
+        length means anything. A callable ``str -> list`` for LlamaIndex's ``tokenizer`` settings.
+        Anything but a ``str`` that can be sent (valid UTF-8) is an ``InvalidInputError``."""
+        check_text(text)
         if self._encode is not None:
             return self._encode(text) if text else []
         return [0] * approximate_tokens(text)
 
     def count_text(self, text: str) -> int:
+        """Tokens of ``text``; anything but a ``str`` that can be sent is an ``InvalidInputError``."""
+        return self._text(check_text(text))
+
+    def _text(self, text: str) -> int:
+        """``count_text`` of text already checked."""
         if not text:
             return 0
         return len(self._encode(text)) if self._encode is not None else approximate_tokens(text)
 
-    def count_request(self, payload: Mapping[str, Any]) -> int:
-        """Prompt tokens of a canonical chat-completions request: its messages and tools."""
-        return self.count_messages(payload.get("messages") or [], payload.get("tools"))
+    def count_request(self, payload: Mapping[str, Any], *, api_format: str = "openai") -> int:
+        """Prompt tokens of a canonical chat-completions request: its messages and tools, as
+        ``api_format`` carries them (the Messages format, ``"anthropic"``, merges the system
+        messages into one system prompt and consecutive same-role turns, and drops ``name``)."""
+        if not isinstance(payload, Mapping):
+            raise InvalidInputError(f"payload must be a mapping (a chat request), got {kind_of(payload)}")
+        return self.count_messages(payload.get("messages") or [], payload.get("tools"), api_format=api_format)
 
     def count_messages(self, messages: Iterable[Mapping[str, Any]],
-                       tools: Iterable[Mapping[str, Any]] | None = None) -> int:
-        """Prompt tokens of canonical messages (and tool schemas), with the priming of one request."""
+                       tools: Iterable[Mapping[str, Any]] | None = None, *, api_format: str = "openai") -> int:
+        """Prompt tokens of canonical messages (and tool schemas), with the priming of one request.
+        Malformed messages or tools are an ``InvalidInputError`` naming the path
+        (``messages[1].content[0].text``)."""
+        listed: list[Mapping[str, Any]] = _listed(messages)
+        schemas: list[Mapping[str, Any]] | None = _listed(tools)
+        check_messages(listed, deep=True)
+        check_tools(schemas)
+        if api_format == "anthropic":
+            from ._anthropic import as_carried
+
+            listed, schemas = as_carried(listed, schemas)  # type: ignore[assignment]  # dicts are Mappings
+        elif api_format != "openai":
+            raise InvalidInputError(f"api_format must be 'openai' or 'anthropic', got {api_format!r}")
+        return self._messages(listed, schemas)
+
+    def _messages(self, messages: list[Mapping[str, Any]], tools: Iterable[Mapping[str, Any]] | None) -> int:
         f = self.framing
-        messages = list(messages)
-        total = f.priming + sum(self.count_message(m) for m in messages)
+        total = f.priming + sum(self._message(m) for m in messages)
         if f.default_system and not any(m.get("role") in ("system", "developer") for m in messages):
             total += f.default_system
         tools = list(tools or [])
         if tools:
-            total += f.tools + sum(f.per_tool + self.count_text(_tool_json(t)) for t in tools)
+            total += f.tools + sum(f.per_tool + self._text(_tool_json(t)) for t in tools)
         return total
 
     def count_message(self, message: Mapping[str, Any]) -> int:
         """One canonical message as it stands in a prompt: its framing, text, images, tool calls."""
+        check_message(message, "message", deep=True)
+        return self._message(message)
+
+    def _message(self, message: Mapping[str, Any]) -> int:
         f = self.framing
         total = f.per_message + self._content(message.get("content"))
-        total += self.count_text(message.get("name") or "") + self.count_completion(message, content=False)
+        total += self._text(message.get("name") or "") + self._completion(message, content=False)
         if message.get("role") == "tool":
             total += f.per_tool_result
         return total
 
     def count_completion(self, message: Mapping[str, Any], content: bool = True) -> int:
         """Tokens an assistant message's output takes: reasoning, text and tool calls (no framing)."""
-        total = self.count_text(message.get("reasoning_content") or "")
+        if not isinstance(message, Mapping):
+            raise InvalidInputError(f"message must be a dict, got {kind_of(message)}")
+        check_message_fields(message, "message")
+        return self._completion(message, content)
+
+    def _completion(self, message: Mapping[str, Any], content: bool = True) -> int:
+        total = self._text(message.get("reasoning_content") or "")
         if content:
             total += self._content(message.get("content"))
         for call in message.get("tool_calls") or []:
             function = call.get("function") or {}
-            total += (self.framing.per_tool_call + self.count_text(function.get("name") or "")
-                      + self.count_text(_arguments(function.get("arguments"))))
+            total += (self.framing.per_tool_call + self._text(function.get("name") or "")
+                      + self._text(_arguments(function.get("arguments"))))
         return total
 
     def _content(self, content: Any) -> int:
         if isinstance(content, str):
-            return self.count_text(content)
-        if not isinstance(content, list):
+            return self._text(content)
+        if not isinstance(content, list | tuple):
             return 0
         total = 0
         for part in content:
-            kind = part.get("type") if isinstance(part, Mapping) else None
+            kind = part.get("type")
             if kind == "text":
-                total += self.count_text(part.get("text") or "")
+                total += self._text(part["text"])
             elif kind == "image_url":
-                url = (part.get("image_url") or {}).get("url") or ""
-                total += image_tokens(image_size(url), self.framing.image_grid, self.framing.image_max)
+                total += image_tokens(image_size(part["image_url"]["url"]), self.framing.image_grid,
+                                      self.framing.image_max)
         return total
+
+
+def _listed(value: Any) -> Any:
+    """A generator or other iterable as a list, for the checks; anything else as it is (the checks
+    refuse it, naming what it is)."""
+    if isinstance(value, Iterable) and not isinstance(value, str | bytes | Mapping | list | tuple):
+        return list(value)
+    return value
 
 
 def _tool_json(tool: Mapping[str, Any]) -> str:
@@ -349,8 +399,6 @@ def _arguments(arguments: Any) -> str:
 def token_counter(model: str) -> TokenCounter:
     """The ``TokenCounter`` of ``model`` (cached per model id; vocabularies load once per process)."""
     if not isinstance(model, str) or not model:
-        from ._errors import InvalidInputError
-
         raise InvalidInputError(f"model must be a non-empty string, got {model!r}")
     return TokenCounter(model)
 

@@ -24,10 +24,16 @@ __all__ = [
     "check_base_url",
     "check_headers",
     "check_max_retries",
+    "check_message",
+    "check_message_fields",
+    "check_messages",
     "check_sampling",
+    "check_text",
     "check_timeout",
+    "check_tools",
     "encode_json",
     "invalid_input",
+    "kind_of",
     "validate_chat_payload",
 ]
 
@@ -147,25 +153,44 @@ def check_sampling(params: Mapping[str, Any], where: str = "payload") -> None:
         raise InvalidInputError(f"{where}['stop'] must be a string or a list of strings, got {stop!r}")
 
 
-def encode_json(payload: Any) -> bytes:
-    """The request body as compact UTF-8 JSON; NaN, infinity and unserializable values are refused
-    with the path of the offending value (``json.dumps`` would write ``NaN``, which is not JSON)."""
+def encode_json(payload: Any, where: str = "payload") -> bytes:
+    """The request body as compact UTF-8 JSON; NaN, infinity, unserializable values and text that is
+    not valid Unicode (a lone surrogate) are refused with the path of the offending value
+    (``json.dumps`` would write ``NaN``, which is not JSON)."""
     try:
         return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
     except (TypeError, ValueError) as exc:
-        path, value = _find_unencodable(payload, "payload") or ("payload", payload)
-        why = "is not a finite number" if isinstance(value, float) else f"is not JSON-serializable ({exc})"
+        path, value = _find_unencodable(payload, where) or (where, payload)
+        why = ("is not a finite number" if isinstance(value, float) else _NOT_UTF8 if isinstance(value, str)
+               else f"is not JSON-serializable ({exc})")
         raise InvalidInputError(f"{path} {why}: got {value!r:.100}") from None
+
+
+_NOT_UTF8 = "cannot be encoded as UTF-8 (it holds a lone surrogate), so it cannot be sent"
+
+
+def _utf8(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _find_unencodable(value: Any, path: str) -> tuple[str, Any] | None:
     if isinstance(value, float):
         return None if math.isfinite(value) else (path, value)
-    if value is None or isinstance(value, str | int | bool):
+    if isinstance(value, str):
+        return None if _utf8(value) else (path, value)
+    if value is None or isinstance(value, int | bool):
         return None
     if isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str | int | float | bool) and key is not None:
+                return (f"{path} key {key!r}", key)
+            if isinstance(key, str) and not _utf8(key):
                 return (f"{path} key {key!r}", key)
             found = _find_unencodable(item, f"{path}[{key!r}]")
             if found:
@@ -191,6 +216,109 @@ def invalid_input(owner: str, exc: Any) -> InvalidInputError:
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
 
+def kind_of(value: Any) -> str:
+    """How an error message names a value's type: "None", "int", "str"."""
+    return "None" if value is None else type(value).__name__
+
+
+def check_text(text: Any, where: str = "text") -> str:
+    """Text that can be sent: a ``str`` that encodes as UTF-8 (no lone surrogates)."""
+    if not isinstance(text, str):
+        raise InvalidInputError(f"{where} must be a string, got {kind_of(text)}")
+    if not _utf8(text):
+        raise InvalidInputError(f"{where} {_NOT_UTF8}: got {text!r:.100}")
+    return text
+
+
+def _check_content(content: Any, where: str) -> None:
+    """Cheap shape check of a message's content that is not a str: a list of part dicts, text parts
+    with string text (what a backend refuses, or crashes on, before anything is sent)."""
+    if content is None:
+        return
+    if not isinstance(content, list | tuple):
+        raise InvalidInputError(f"{where}.content must be a string, a list of content parts or None, "
+                                f"got {kind_of(content)}")
+    for j, part in enumerate(content):
+        if not isinstance(part, Mapping):
+            raise InvalidInputError(f"{where}.content[{j}] must be a dict (a content part), got {kind_of(part)}")
+        if part.get("type") == "text" and not isinstance(part.get("text"), str):
+            raise InvalidInputError(f"{where}.content[{j}].text must be a string, got {kind_of(part.get('text'))}")
+
+
+def check_message(message: Any, where: str, *, deep: bool = False) -> None:
+    """One canonical message: a dict with a known role, content a str, None or a list of part dicts,
+    text parts with string text. ``deep`` (the token counter, which reads every field) also checks
+    that every text is valid Unicode, ``name`` and ``reasoning_content`` are strings, image parts
+    carry a URL, and tool calls are ``{function: {name, arguments}}`` with JSON arguments."""
+    if not isinstance(message, Mapping):
+        raise InvalidInputError(f"{where} must be a dict, got {kind_of(message)}")
+    role = message.get("role")
+    if role not in _ROLES:
+        raise InvalidInputError(f"{where}.role must be one of {sorted(_ROLES)}, got {role!r}")
+    content = message.get("content")
+    if content.__class__ is not str:
+        _check_content(content, where)
+    if deep:
+        check_message_fields(message, where)
+
+
+def check_message_fields(message: Mapping[str, Any], where: str) -> None:
+    """The deep part of ``check_message`` (also for a role-less completion message)."""
+    content = message.get("content")
+    if isinstance(content, str):
+        check_text(content, f"{where}.content")
+    else:
+        _check_content(content, where)
+        for j, part in enumerate(content or ()):
+            kind = part.get("type")
+            if kind == "text":
+                check_text(part["text"], f"{where}.content[{j}].text")
+            elif kind == "image_url":
+                image = part.get("image_url")
+                if not isinstance(image, Mapping) or not isinstance(image.get("url"), str):
+                    raise InvalidInputError(f"{where}.content[{j}].image_url must be a dict with a string url, "
+                                            f"got {image!r:.100}")
+    for key in ("name", "reasoning_content"):
+        if message.get(key) is not None:
+            check_text(message[key], f"{where}.{key}")
+    calls = message.get("tool_calls")
+    if calls is None:
+        return
+    if not isinstance(calls, list | tuple):
+        raise InvalidInputError(f"{where}.tool_calls must be a list, got {kind_of(calls)}")
+    for k, call in enumerate(calls):
+        function = call.get("function") if isinstance(call, Mapping) else None
+        if not isinstance(function, Mapping):
+            raise InvalidInputError(f"{where}.tool_calls[{k}] must be a dict with a 'function' dict")
+        if function.get("name") is not None:
+            check_text(function["name"], f"{where}.tool_calls[{k}].function.name")
+        arguments = function.get("arguments")
+        if isinstance(arguments, str):
+            check_text(arguments, f"{where}.tool_calls[{k}].function.arguments")
+        elif arguments is not None:
+            encode_json(arguments, f"{where}.tool_calls[{k}].function.arguments")
+
+
+def check_messages(messages: Any, where: str = "messages", *, deep: bool = False) -> None:
+    """A list of canonical messages (empty allowed: a request needs one, a count does not)."""
+    if not isinstance(messages, list | tuple):
+        raise InvalidInputError(f"{where} must be a list of message dicts, got {kind_of(messages)}")
+    for i, message in enumerate(messages):
+        check_message(message, f"{where}[{i}]", deep=deep)
+
+
+def check_tools(tools: Any, where: str = "tools") -> None:
+    """None or a list of tool dicts that can be sent as JSON."""
+    if tools is None:
+        return
+    if not isinstance(tools, list | tuple):
+        raise InvalidInputError(f"{where} must be a list of tool dicts, got {kind_of(tools)}")
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, Mapping):
+            raise InvalidInputError(f"{where}[{i}] must be a dict (a tool schema), got {kind_of(tool)}")
+        encode_json(tool, f"{where}[{i}]")
+
+
 def validate_chat_payload(payload: Any) -> None:
     """Raise ``InvalidInputError`` naming the first thing wrong with a canonical request."""
     if not isinstance(payload, Mapping):
@@ -202,12 +330,25 @@ def validate_chat_payload(payload: Any) -> None:
     if not isinstance(messages, list | tuple) or not messages:
         raise InvalidInputError("payload['messages'] must be a non-empty list of message dicts")
     for i, message in enumerate(messages):
-        if not isinstance(message, Mapping):
-            raise InvalidInputError(f"messages[{i}] must be a dict, got {type(message).__name__}")
-        role = message.get("role")
-        if role not in _ROLES:
-            raise InvalidInputError(f"messages[{i}].role must be one of {sorted(_ROLES)}, got {role!r}")
+        # The common shapes pass a quick test; anything else gets the full check, which names the path.
+        content = message.get("content") if message.__class__ is dict else _SLOW
+        if (content.__class__ is not str and content is not None and not _plain_parts(content)) \
+                or message.get("role") not in _ROLES:
+            check_message(message, f"messages[{i}]")
     check_sampling(payload)
+
+
+_SLOW = object()  # not a dict: check_message says what is wrong
+
+
+def _plain_parts(content: Any) -> bool:
+    """Content parts in the shape adapters build: a list of dicts, text parts with str text."""
+    if content.__class__ is not list:
+        return False
+    for part in content:
+        if part.__class__ is not dict or (part.get("type") == "text" and part.get("text").__class__ is not str):
+            return False
+    return True
 
 
 # Names of secrets (``openai_api_key``, ``api_token``, ``key``, ``x_api_key``, ``secret``), never of

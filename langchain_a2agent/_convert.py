@@ -77,7 +77,11 @@ def _text_only(content: str | list[Any], where: str, skip: frozenset[str] = froz
         if isinstance(part, str):
             texts.append(part)
         elif isinstance(part, Mapping) and part.get("type") == "text":
-            texts.append(str(part.get("text", "")))
+            text = part.get("text", "")
+            if not isinstance(text, str):
+                raise InvalidInputError(f"{where}.content[{i}].text must be a string, got "
+                                        f"{'None' if text is None else type(text).__name__}")
+            texts.append(text)
         elif not (isinstance(part, Mapping) and part.get("type") in skip):
             raise InvalidInputError(f"{where}.content[{i}]: only text can go here, got {part!r:.80}")
     return "".join(texts)
@@ -101,8 +105,8 @@ def _ai_message(message: AIMessage, where: str) -> dict[str, Any]:
     text = _text_only(message.content, where, _SKIPPED_IN_AI_CONTENT)
     out: dict[str, Any] = {"role": "assistant", "content": text or None}
     calls: list[dict[str, Any]] = [{"id": c["id"], "type": "function",
-              "function": {"name": c["name"], "arguments": json.dumps(c["args"], ensure_ascii=False)}}
-             for c in message.tool_calls]
+              "function": {"name": c["name"], "arguments": _json_arguments(c["args"], f"{where}.tool_calls[{k}]")}}
+             for k, c in enumerate(message.tool_calls)]
     calls += [{"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["args"] or ""}}
               for c in message.invalid_tool_calls]
     if calls:
@@ -120,8 +124,18 @@ def _ai_message(message: AIMessage, where: str) -> dict[str, Any]:
     return out
 
 
+def _json_arguments(args: Any, where: str) -> str:
+    try:
+        return json.dumps(args, ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{where}.args is not JSON-serializable ({exc})") from None
+
+
 def messages_to_dicts(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     """LangChain messages -> canonical request messages (tool attachments moved by the core)."""
+    if isinstance(messages, str) or not isinstance(messages, Sequence):
+        raise InvalidInputError(f"messages must be a list of LangChain messages, got "
+                                f"{'None' if messages is None else type(messages).__name__}")
     out: list[dict[str, Any]] = []
     for i, message in enumerate(messages):
         where = f"messages[{i}]"

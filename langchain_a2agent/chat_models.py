@@ -388,15 +388,22 @@ class ChatA2Agent(BaseChatModel):
         self,
         messages: list[BaseMessage],
         tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool] | None = None,
+        *,
+        strict: bool | None = None,
     ) -> int:
         """Prompt tokens of ``messages`` (and ``tools``) as the backend bills them: exact text for
         DeepSeek and Qwen with the ``[tokenizers]`` extra, else approximate (``a2agent.token_counter``).
-        What ``trim_messages(..., token_counter=llm)`` calls."""
+        The tools are formatted as ``bind_tools(tools, strict=strict)`` sends them, and the messages
+        counted as ``api_format`` carries them. What ``trim_messages(..., token_counter=llm)`` calls.
+        Bad input is an ``InvalidInputError`` naming it."""
+        if tools is not None and (isinstance(tools, str | dict) or not isinstance(tools, Sequence)):
+            raise InvalidInputError(f"tools must be a list of tools, got {type(tools).__name__}")
         payload = {"messages": reasoning_for_request(messages_to_dicts(messages), self.model_name),
-                   "tools": [_format_tool(tool, None, i) for i, tool in enumerate(tools or [])]}
-        return token_counter(self.model_name).count_request(payload)
+                   "tools": [_format_tool(tool, strict, i) for i, tool in enumerate(tools or [])]}
+        return token_counter(self.model_name).count_request(payload, api_format=self.api_format)
 
     def get_num_tokens(self, text: str) -> int:
+        """Tokens of ``text`` (a ``str``; anything else is an ``InvalidInputError``)."""
         return token_counter(self.model_name).count_text(text)
 
     def get_token_ids(self, text: str) -> list[int]:

@@ -63,11 +63,15 @@ def _block_to_part(block: Any, where: str) -> dict[str, Any] | None:
     raise InvalidInputError(f"{where}: unsupported content block {type(block).__name__}")
 
 
-def _tool_call_dict(block: ToolCallBlock) -> ToolCall:
+def _tool_call_dict(block: ToolCallBlock, where: str) -> ToolCall:
     args = block.tool_kwargs
+    if not isinstance(args, str):
+        try:
+            args = json.dumps(args, ensure_ascii=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"{where}.tool_kwargs is not JSON-serializable ({exc})") from None
     return {"id": block.tool_call_id or "", "type": "function",
-            "function": {"name": block.tool_name,
-                         "arguments": args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)}}
+            "function": {"name": block.tool_name, "arguments": args}}
 
 
 def _assistant(message: ChatMessage, where: str) -> dict[str, Any]:
@@ -76,7 +80,8 @@ def _assistant(message: ChatMessage, where: str) -> dict[str, Any]:
         if not isinstance(block, TextBlock | ThinkingBlock | ToolCallBlock | CachePoint):
             raise InvalidInputError(f"{where}.blocks[{i}]: assistant messages carry text, thinking and tool calls "
                                     f"only, got {type(block).__name__}")
-    calls: list[dict[str, Any]] = [dict(_tool_call_dict(b)) for b in message.blocks if isinstance(b, ToolCallBlock)]
+    calls: list[dict[str, Any]] = [dict(_tool_call_dict(b, f"{where}.blocks[{i}]"))
+                                   for i, b in enumerate(message.blocks) if isinstance(b, ToolCallBlock)]
     if not calls:  # older integrations and agents keep raw tool calls in additional_kwargs
         calls = [_raw_tool_call(c) for c in message.additional_kwargs.get("tool_calls") or ()]
     out: dict[str, Any] = {"role": "assistant", "content": text or (None if calls else "")}
@@ -100,9 +105,15 @@ def _raw_tool_call(call: Any) -> dict[str, Any]:
 
 
 def messages_to_dicts(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+    if isinstance(messages, str) or not isinstance(messages, Sequence):
+        raise InvalidInputError(f"messages must be a list of ChatMessage, got "
+                                f"{'None' if messages is None else type(messages).__name__}")
     out: list[dict[str, Any]] = []
     for i, message in enumerate(messages):
         where = f"messages[{i}]"
+        if not isinstance(message, ChatMessage):
+            raise InvalidInputError(f"{where} must be a ChatMessage, got "
+                                    f"{'None' if message is None else type(message).__name__}")
         role = message.role.value if isinstance(message.role, MessageRole) else str(message.role)
         if role == "assistant":
             out.append(_assistant(message, where))

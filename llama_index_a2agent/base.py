@@ -206,11 +206,15 @@ class A2AgentLLM(FunctionCallingLLM):
         of the approximate length (``a2agent.token_counter``)."""
         return token_counter(self.model).encode
 
-    def count_tokens(self, messages: Sequence[ChatMessage], tools: Sequence[BaseTool] | None = None) -> int:
-        """Prompt tokens of a chat request (messages and tool schemas) as the backend bills them."""
+    def count_tokens(self, messages: Sequence[ChatMessage], tools: Sequence[BaseTool] | None = None, *,
+                     strict: bool | None = None) -> int:
+        """Prompt tokens of a chat request (messages and tool schemas) as the backend bills them: the
+        tools formatted as ``chat_with_tools(tools, strict=strict)`` sends them (``strict`` defaults
+        to the field), the messages as ``api_format`` carries them. Bad input is an
+        ``InvalidInputError`` naming it."""
         payload = {"messages": reasoning_for_request(messages_to_dicts(messages), self.model),
-                   "tools": [tool.metadata.to_openai_tool(skip_length_check=True) for tool in tools or []]}
-        return token_counter(self.model).count_request(payload)
+                   "tools": self._tool_specs(tools or [], strict)}
+        return token_counter(self.model).count_request(payload, api_format=self.api_format)
 
     # -- request -------------------------------------------------------------------------------
     def _payload(self, messages: Sequence[ChatMessage], stream: bool, **kwargs: Any) -> dict[str, Any]:
@@ -317,10 +321,7 @@ class A2AgentLLM(FunctionCallingLLM):
         strict: bool | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        specs = [tool.metadata.to_openai_tool(skip_length_check=True) for tool in tools]
-        if strict if strict is not None else self.strict:
-            specs = [{**spec, "function": {**spec["function"], "strict": True, "parameters": to_strict_json_schema(
-                spec["function"].get("parameters") or {"type": "object", "properties": {}})}} for spec in specs]
+        specs = self._tool_specs(tools, strict)
         messages = list(chat_history or [])  # never mutate the caller's history
         if user_msg is not None:
             messages.append(ChatMessage(role=MessageRole.USER, content=user_msg) if isinstance(user_msg, str)
@@ -332,6 +333,20 @@ class A2AgentLLM(FunctionCallingLLM):
             result["tool_choice"] = _tool_choice(tool_choice, tool_required, names)
             result["parallel_tool_calls"] = allow_parallel_tool_calls
         return result
+
+    def _tool_specs(self, tools: Sequence[BaseTool], strict: bool | None) -> list[dict[str, Any]]:
+        """The tools as the request carries them (strict-valid schemas when ``strict``, else the field)."""
+        if isinstance(tools, str) or not isinstance(tools, Sequence):
+            raise InvalidInputError(f"tools must be a list of LlamaIndex tools, got {type(tools).__name__}")
+        specs = []
+        for i, tool in enumerate(tools):
+            if not callable(getattr(getattr(tool, "metadata", None), "to_openai_tool", None)):
+                raise InvalidInputError(f"tools[{i}] must be a LlamaIndex tool (BaseTool), got {type(tool).__name__}")
+            specs.append(tool.metadata.to_openai_tool(skip_length_check=True))
+        if strict if strict is not None else self.strict:
+            specs = [{**spec, "function": {**spec["function"], "strict": True, "parameters": to_strict_json_schema(
+                spec["function"].get("parameters") or {"type": "object", "properties": {}})}} for spec in specs]
+        return specs
 
     def _validate_chat_with_tools_response(self, response: ChatResponse, tools: Sequence[BaseTool],
                                            allow_parallel_tool_calls: bool = False, **kwargs: Any) -> ChatResponse:

@@ -166,9 +166,20 @@ def test_key_read_from_a_file_is_stripped(suffix: str) -> None:
         ({"model": "m", "messages": []}, "messages"),
         ({"model": "m", "messages": ["hi"]}, r"messages\[0\] must be a dict"),
         ({"model": "m", "messages": [{"role": "bot", "content": "x"}]}, r"messages\[0\].role"),
-        ({"model": "m", "messages": [{"role": "user", "content": object()}]}, "JSON-serializable"),
+        ({"model": "m", "messages": [{"role": "user", "content": 3}]}, r"messages\[0\].content must be a string"),
+        ({"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": None}]}]},
+         r"messages\[0\].content\[0\].text must be a string, got None"),
+        ({"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": 123}]}]},
+         r"messages\[0\].content\[0\].text must be a string, got int"),
+        ({"model": "m", "messages": [{"role": "user", "content": ["x"]}]},
+         r"messages\[0\].content\[0\] must be a dict"),
+        ({"model": "m", "messages": [{"role": "user", "content": "x"}], "metadata": {"k": object()}},
+         r"payload\['metadata'\]\['k'\] is not JSON-serializable"),
+        ({"model": "m", "messages": [{"role": "user", "content": "a\ud800"}]},
+         r"payload\['messages'\]\[0\]\['content'\] cannot be encoded as UTF-8"),
     ],
-    ids=["not_mapping", "no_model", "empty_messages", "message_not_dict", "bad_role", "not_json"],
+    ids=["not_mapping", "no_model", "empty_messages", "message_not_dict", "bad_role", "content_not_str",
+         "text_part_none", "text_part_int", "part_not_dict", "not_json", "lone_surrogate"],
 )
 async def test_bad_payload_raises_before_sending(mode: str, payload: Any, match: str) -> None:
     server = Server(ok())

@@ -345,6 +345,12 @@ OPENAI_REJECTED = {
     "thinking_tool_turn_without_reasoning": ([user("x"), ASSISTANT_2, tool("c1", "3"), tool("c2", "12")],
                                              {"thinking": {"type": "enabled"}}, "messages[1].reasoning_content",
                                              "reasoning_content"),
+    "text_part_null": ([user("x"), {"role": "user", "content": [{"type": "text", "text": None}]}], {},
+                       "messages[1].content[0].text", "must be a string"),
+    "text_part_number": ([{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": 123}]}],
+                         {}, "messages[0].content[1].text", "must be a string"),
+    "text_part_missing": ([{"role": "system", "content": [{"type": "text"}]}, user("x")], {},
+                          "messages[0].content[0].text", "must be a string"),
 }
 OPENAI_ACCEPTED = {
     "both_calls_answered_any_order": ([user("x"), ASSISTANT_2, tool("c2", "12"), tool("c1", "3")], {}),
@@ -376,6 +382,28 @@ def test_core_client_raises_bad_request_without_retrying(emu: EmulatorServer) ->
     assert info.value.status_code == 400 and sleeps == []
 
 
+@pytest.mark.parametrize("anthropic", [False, True], ids=["openai", "anthropic"])
+def test_a_refused_text_part_leaves_the_connection_serving(emu: EmulatorServer, anthropic: bool) -> None:
+    """A 400, not a crash: the same keep-alive connection answers the next request (a 500 from an
+    exception made uvicorn drop it, and the client's next call failed with a connection reset)."""
+    path = "/messages" if anthropic else "/chat/completions"
+    bad = {"model": "glm-5", "max_tokens": 50, "messages": [{"role": "user", "content": [{"type": "text", "text": 1}]}]}
+    with httpx.Client(base_url=emu.base_url, headers={"authorization": f"Bearer {emu.api_key}"}) as client:
+        assert client.post(path, json=bad).status_code == 400
+        assert client.post(path, json={**bad, "messages": [user("hi")]}).status_code == 200
+
+
+def test_a_field_the_usage_counter_refuses_is_a_400(emu: EmulatorServer) -> None:
+    """Usage is counted by the core's counter, which reads every field: what it refuses (a lone
+    surrogate escaped in the JSON, a name that is not a string) answers 400, naming the field."""
+    raw = '{"model": "glm-5", "messages": [{"role": "user", "content": "a\\ud800"}]}'
+    response = httpx.post(emu.base_url + "/chat/completions", content=raw,
+                          headers={"authorization": f"Bearer {emu.api_key}", "content-type": "application/json"})
+    assert_openai_400(response, "messages[0].content", "messages[0].content cannot be encoded as UTF-8")
+    named = post(emu, {"model": "glm-5", "messages": [{"role": "user", "content": "hi", "name": 5}]})
+    assert_openai_400(named, "messages[0].name", "messages[0].name must be a string")
+
+
 # -- rule 4: wire rules, Anthropic Messages format -------------------------------------------------
 
 def a_use(*ids: str) -> dict[str, Any]:
@@ -405,6 +433,15 @@ ANTHROPIC_REJECTED = {
     "tool_use_unanswered_at_end": ([user("x"), a_use("toolu_1")], {}, "messages.1: `tool_use` ids"),
     "text_before_tool_result": ([user("x"), a_use("toolu_1"), a_result("toolu_1", text_first=True)], {},
                                 "messages.2.content.1: tool_result blocks must come first"),
+    "text_block_null": ([{"role": "user", "content": [{"type": "text", "text": None}]}], {},
+                        "messages.0.content.0.text: Input should be a valid string"),
+    "text_block_number_in_assistant": ([user("x"), {"role": "assistant", "content": [{"type": "text", "text": 1}]},
+                                        user("y")], {}, "messages.1.content.0.text: Input should be a valid string"),
+    "text_block_null_in_tool_result": ([user("x"), a_use("toolu_1"), {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "toolu_1", "content": [{"type": "text", "text": None}]}]}], {},
+                                       "messages.2.content.0.content.0.text: Input should be a valid string"),
+    "system_block_number": ([user("x")], {"system": [{"type": "text", "text": 5}]},
+                            "system.0.text: Input should be a valid string"),
     "max_tokens_missing": ([user("x")], {"max_tokens": None}, "max_tokens: Field required"),
     "max_tokens_over_model_max": ([user("x")], {"max_tokens": 8193}, "max_tokens"),
 }

@@ -10,6 +10,7 @@ import base64
 import json
 import logging
 import math
+import re
 import struct
 from pathlib import Path
 from typing import Any
@@ -175,6 +176,23 @@ REQUESTS: dict[str, dict[str, Any]] = {
         {"role": "assistant", "content": "Hello Ann!"}, {"role": "user", "content": "北京是哪个国家的首都?"}]},
     "tools": {"messages": TOOL_TURN[:2], "tools": [ADD, MUL]},
     "tool_turn": {"messages": TOOL_TURN, "tools": [ADD, MUL]},
+    # What the Messages format merges, moves or drops: counted as it is carried (api_format)
+    "two_systems": {"messages": [{"role": "system", "content": "Answer briefly."},
+                                 {"role": "system", "content": "Answer in French."},
+                                 {"role": "user", "content": "What is the capital of France?"}]},
+    "two_users_named": {"messages": [{"role": "user", "content": "Hi, I am Ann.", "name": "ann"},
+                                     {"role": "user", "content": "What is the capital of France?"}]},
+    "system_late_two_assistants": {"messages": [
+        {"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello!"},
+        {"role": "assistant", "content": "How can I help?"}, {"role": "system", "content": "Answer briefly."},
+        {"role": "user", "content": "What is the capital of France?"}]},
+    "empty_system": {"messages": [{"role": "system", "content": ""}, {"role": "user", "content": "hi"}]},
+    "tool_result_parts_then_user": {"messages": [
+        *TOOL_TURN[:3], {"role": "tool", "tool_call_id": "call_1",
+                         "content": [{"type": "text", "text": "5"}, {"type": "text", "text": " (exact)"}]},
+        {"role": "user", "content": "Thanks. Now add 4 and 4"}], "tools": [ADD, MUL]},
+    "tool_without_parameters": {"messages": TOOL_TURN[1:2], "tools": [
+        ADD, {"type": "function", "function": {"name": "now", "description": "The time."}}]},
 }
 MODELS = ["deepseek-chat", "qwen3.6-plus", "glm-5", "minimax-m2.7", "kimi-k2.5"]
 
@@ -194,7 +212,7 @@ def test_emulator_usage_is_what_the_counter_predicts(vocabulary: str, model: str
             payload = {"model": model, "max_tokens": 300, "thinking": {"type": "disabled"}, **request}
             out = client.chat_completions(payload)
             usage, message = out["usage"], out["choices"][0]["message"]
-            assert usage["prompt_tokens"] == counter.count_request(payload), name
+            assert usage["prompt_tokens"] == counter.count_request(payload, api_format=api_format), name
             assert usage["completion_tokens"] == counter.count_completion(message) > 0, name
 
 
@@ -207,3 +225,103 @@ def test_max_tokens_cuts_the_answer_at_whole_words_within_the_limit(a2agent_emul
     assert cut["choices"][0]["finish_reason"] == "length" and cut["usage"]["completion_tokens"] <= 4
     assert full["choices"][0]["message"]["content"].startswith(text) and 0 < counter.count_text(text) <= 4
     assert math.isclose(cut["usage"]["completion_tokens"], counter.count_text(text))
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_the_messages_format_counts_what_it_carries(model: str) -> None:
+    """Merged system prompts and turns frame fewer messages; a dropped ``name`` is not billed."""
+    counter = token_counter(model)
+    for name in ("two_systems", "two_users_named", "system_late_two_assistants"):
+        payload = REQUESTS[name]
+        assert counter.count_request(payload, api_format="anthropic") < counter.count_request(payload), name
+    with pytest.raises(InvalidInputError, match="api_format"):
+        counter.count_request(REQUESTS["text"], api_format="gemini")
+
+
+# -- bad input: InvalidInputError naming what is wrong, the same with or without the extra ---------
+
+BAD_TEXT = {"int": (123, "text must be a string, got int"), "bytes": (b"hi", "text must be a string, got bytes"),
+            "none": (None, "text must be a string, got None"),
+            "lone_surrogate": ("a\ud800", "text cannot be encoded as UTF-8")}
+
+
+@pytest.mark.parametrize("model", ["deepseek-chat", "qwen3.6-plus", "glm-5"])
+@pytest.mark.parametrize("name", list(BAD_TEXT))
+def test_bad_text_is_invalid_input(vocabulary: str, model: str, name: str) -> None:
+    value, message = BAD_TEXT[name]
+    counter = token_counter(model)
+    for method in (counter.count_text, counter.encode):
+        with pytest.raises(InvalidInputError, match=re.escape(message)):
+            method(value)
+
+
+USER = {"role": "user", "content": "hi"}
+
+
+def _assistant_calling(arguments: Any) -> dict[str, Any]:
+    return {"role": "assistant", "content": None,
+            "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": arguments}}]}
+
+
+BAD_REQUESTS: dict[str, tuple[Any, str]] = {
+    "payload_none": (None, "payload must be a mapping (a chat request), got None"),
+    "messages_str": ({"messages": "hi"}, "messages must be a list of message dicts, got str"),
+    "message_none": ({"messages": [None]}, "messages[0] must be a dict, got None"),
+    "bad_role": ({"messages": [{"role": "bot", "content": "x"}]}, "messages[0].role must be one of"),
+    "content_int": ({"messages": [{"role": "user", "content": 3}]}, "messages[0].content must be a string"),
+    "part_str": ({"messages": [{"role": "user", "content": ["x"]}]}, "messages[0].content[0] must be a dict"),
+    "text_int": ({"messages": [USER, {"role": "user", "content": [{"type": "text", "text": 123}]}]},
+                 "messages[1].content[0].text must be a string, got int"),
+    "text_none": ({"messages": [USER, {"role": "user", "content": [{"type": "text", "text": None}]}]},
+                  "messages[1].content[0].text must be a string, got None"),
+    "text_lone_surrogate": ({"messages": [{"role": "user", "content": [{"type": "text", "text": "\udfff"}]}]},
+                            "messages[0].content[0].text cannot be encoded as UTF-8"),
+    "content_lone_surrogate": ({"messages": [{"role": "user", "content": "a\ud800b"}]},
+                               "messages[0].content cannot be encoded as UTF-8"),
+    "name_int": ({"messages": [{**USER, "name": 5}]}, "messages[0].name must be a string, got int"),
+    "reasoning_int": ({"messages": [USER, {"role": "assistant", "content": "x", "reasoning_content": 1}]},
+                      "messages[1].reasoning_content must be a string"),
+    "image_url_str": ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": "http://x"}]}]},
+                      "messages[0].content[0].image_url must be a dict with a string url"),
+    "tool_calls_dict": ({"messages": [{"role": "assistant", "content": None, "tool_calls": {"id": "c"}}]},
+                        "messages[0].tool_calls must be a list"),
+    "tool_call_no_function": ({"messages": [{"role": "assistant", "content": None, "tool_calls": [{"id": "c"}]}]},
+                              "messages[0].tool_calls[0] must be a dict with a 'function' dict"),
+    "arguments_not_json": ({"messages": [_assistant_calling({"a": object()})]},
+                           "messages[0].tool_calls[0].function.arguments['a'] is not JSON-serializable"),
+    "tools_str": ({"messages": [USER], "tools": "add"}, "tools must be a list of tool dicts, got str"),
+    "tool_int": ({"messages": [], "tools": [1]}, "tools[0] must be a dict (a tool schema), got int"),
+    "tool_not_json": ({"messages": [USER], "tools": [{"type": "function", "function": {
+        "name": "f", "parameters": {"type": "object", "default": object()}}}]},
+                      "tools[0]['function']['parameters']['default'] is not JSON-serializable"),
+}
+
+
+@pytest.mark.parametrize("api_format", ["openai", "anthropic"])
+@pytest.mark.parametrize("model", ["deepseek-chat", "glm-5"])
+@pytest.mark.parametrize("name", list(BAD_REQUESTS))
+def test_a_bad_request_is_invalid_input_naming_the_path(vocabulary: str, model: str, api_format: str,
+                                                        name: str) -> None:
+    payload, message = BAD_REQUESTS[name]
+    with pytest.raises(InvalidInputError, match=re.escape(message)):
+        token_counter(model).count_request(payload, api_format=api_format)
+
+
+def test_single_messages_and_completions_are_checked_too() -> None:
+    counter = token_counter("glm-5")
+    with pytest.raises(InvalidInputError, match=re.escape("message must be a dict, got None")):
+        counter.count_message(None)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match=re.escape("message must be a dict, got None")):
+        counter.count_completion(None)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match=re.escape("message.content[0].text must be a string, got int")):
+        counter.count_message({"role": "user", "content": [{"type": "text", "text": 1}]})
+    with pytest.raises(InvalidInputError, match=re.escape("message.reasoning_content must be a string")):
+        counter.count_completion({"content": "ok", "reasoning_content": 2})
+
+
+def test_empty_and_iterable_inputs_still_count() -> None:
+    counter = token_counter("glm-5")
+    messages = REQUESTS["system_multi_turn"]["messages"]
+    assert counter.count_text("") == 0 and counter.encode("") == []
+    assert counter.count_messages(iter(messages), iter([ADD])) == counter.count_messages(messages, [ADD])
+    assert counter.count_request({"messages": []}) == counter.framing.priming

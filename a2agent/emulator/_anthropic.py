@@ -56,11 +56,14 @@ def to_canonical(body: Any) -> dict[str, Any]:
         raise _bad("max_tokens: must be a positive integer")
     messages: list[dict[str, Any]] = []
     system = body.get("system")
+    _check_texts(system, "system")
     if system:
         text = system if isinstance(system, str) else "".join(b.get("text", "") for b in system)
         messages.append({"role": "system", "content": text})
     if not isinstance(body["messages"], list) or not body["messages"]:
         raise _bad("messages: at least one message is required")
+    for i, message in enumerate(body["messages"]):
+        _check_texts(message.get("content") if isinstance(message, dict) else None, f"messages.{i}.content")
     _check_turns(body["messages"])
     turn_start = _current_turn(body["messages"])
     for i, message in enumerate(body["messages"]):
@@ -77,6 +80,19 @@ def to_canonical(body: Any) -> dict[str, Any]:
             raise _bad("thinking.budget_tokens: Field required")
         canonical["thinking"] = {"type": thinking.get("type")}
     return canonical
+
+
+def _check_texts(content: Any, where: str) -> None:
+    """As the Messages API does: every text block's ``text`` (tool results' too) is a string."""
+    if not isinstance(content, list):
+        return
+    for j, block in enumerate(content):
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "text" and not isinstance(block.get("text"), str):
+            raise _bad(f"{where}.{j}.text: Input should be a valid string")
+        if block.get("type") == "tool_result":
+            _check_texts(block.get("content"), f"{where}.{j}.content")
 
 
 def _blocks(message: Any, kind: str) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .._catalog import MODEL_PROFILES
+from .._errors import InvalidInputError
 from .._tokens import token_counter
 from ._anthropic import encode_event, render_events, render_message, to_canonical
 from ._anthropic import error_body as anthropic_error_body
@@ -134,10 +135,16 @@ class Emulator:
         else:
             replies = [apply_limits(planner.reply(), canonical) for _ in range(canonical.get("n", 1))]
         first = canonical["messages"][0]
-        cached = self.state.cached_prefix_tokens(key, text_of(first.get("content")),
-                                                 token_counter(canonical["model"]).count_message(first)) \
-            if first.get("role") in ("system", "developer") else 0
-        usage = usage_for(canonical, profile, replies, cached)
+        try:  # the counter reads every field: what it refuses (a lone surrogate...) a gateway refuses too
+            cached = self.state.cached_prefix_tokens(key, text_of(first.get("content")),
+                                                     token_counter(canonical["model"]).count_message(first)) \
+                if first.get("role") in ("system", "developer") else 0
+            usage = usage_for(canonical, profile, replies, cached)
+        except InvalidInputError as exc:  # its message starts with the field's path
+            field = str(exc).split(" ", 1)[0]
+            return self._error_for(RequestError(400, str(exc), code="invalid_value",
+                                                param=field if field.startswith(("messages[", "tools[")) else None),
+                                   anthropic)
         resp_headers = {"x-request-id": _request_id()}
         if canonical.get("stream"):
             stream = (self._stream(render_events(canonical["model"], replies[0], usage), entry, encode_event, None)

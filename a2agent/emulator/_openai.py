@@ -65,6 +65,8 @@ def _validate_message(i: int, msg: Any, profile: ModelProfile) -> None:
             if not isinstance(part, dict) or part.get("type") not in _PART_TYPES:
                 raise _bad(f"{where}.content[{j}].type must be one of {sorted(_PART_TYPES)}.",
                            f"{where}.content[{j}].type")
+            if part["type"] == "text" and not isinstance(part.get("text"), str):
+                raise _bad(f"{where}.content[{j}].text must be a string.", f"{where}.content[{j}].text")
             if part["type"] != "text" and role != "user":
                 raise _bad(f"{where}.content[{j}]: only user messages may carry {part['type']} parts.")
             if part["type"] == "image_url" and not profile.vision:

@@ -59,6 +59,30 @@ def test_non_finite_payload_is_refused_before_sending(mode: str, fmt: str, kind:
     hunt(exc)
 
 
+# -- (j) content a backend refuses (or crashes on): refused before sending, naming the path ----------
+BAD_CONTENT = {
+    "text_part_null": ([{"type": "text", "text": None}], r"messages[0].content[0].text must be a string, got None"),
+    "text_part_number": ([{"type": "text", "text": "a"}, {"type": "text", "text": 123}],
+                         "messages[0].content[1].text must be a string, got int"),
+    "part_not_a_dict": (["hi"], "messages[0].content[0] must be a dict"),
+    "content_number": (7, "messages[0].content must be a string, a list of content parts or None"),
+    "lone_surrogate": ("a\ud800", "payload['messages'][0]['content'] | cannot be encoded as UTF-8"),  # wire path
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_CONTENT))
+def test_bad_content_is_refused_before_sending(mode: str, fmt: str, kind: str, name: str,
+                                               server: FaultServer, hunt: Hunt) -> None:
+    content, message = BAD_CONTENT[name]
+    server.always(ok_reply(fmt, kind))
+    api = make_api(mode, server, fmt)
+    exc = run_raises(api, lambda a: answer(a, kind, {**PAYLOAD, "messages": [{"role": "user", "content": content}]}))
+    assert isinstance(exc, InvalidInputError), repr(exc)
+    assert all(fragment in str(exc) for fragment in message.split(" | ")), str(exc)
+    assert server.request_count == 0  # not sent, so not retried either
+    hunt(exc)
+
+
 # -- (j) bad settings at construction: core clients and both adapters -------------------------------
 def _build(target: str, **kw: Any) -> Any:
     kw.setdefault("api_key", KEY)

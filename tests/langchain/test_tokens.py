@@ -6,6 +6,7 @@ exact vocabularies and with the approximation (the ``[tokenizers]`` extra absent
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.messages.utils import trim_messages
 
-from a2agent import token_counter
+from a2agent import InvalidInputError, token_counter
 from a2agent.emulator import EmulatorServer
 from langchain_a2agent import ChatA2Agent
 from tests.langchain.test_chat_models import add, multiply
@@ -31,17 +32,22 @@ CONVERSATIONS: dict[str, tuple[list[BaseMessage], list[Any]]] = {
                    ToolMessage("5", tool_call_id="call_1")], [add, multiply]),
     "image": ([HumanMessage([{"type": "text", "text": "What is this?"},
                              {"type": "image_url", "image_url": {"url": RED_PNG}}])], []),
+    # the Messages format merges the system prompts and consecutive turns, and drops `name`
+    "two_systems": ([SystemMessage("Answer briefly."), SystemMessage("Answer in French."),
+                     HumanMessage("What is the capital of France?")], []),
+    "two_users": ([HumanMessage("Hi, I am Ann."), HumanMessage("What is the capital of France?")], []),
+    "named": ([HumanMessage("What is the capital of France?", name="ann")], []),
 }
 
 
-@pytest.mark.parametrize("model", ["deepseek-chat", "kimi-k2.5"])
+@pytest.mark.parametrize("model", ["deepseek-chat", "kimi-k2.5", "qwen3.7-plus", "glm-5"])
 def test_predicted_tokens_are_the_billed_input_tokens(vocabulary: str, model: str, fmt: str,
                                                       a2agent_emulator: EmulatorServer) -> None:
     llm = ChatA2Agent(model=model, base_url=a2agent_emulator.base_url, api_key=a2agent_emulator.api_key,
                       api_format=fmt, thinking=False)
     for name, (messages, tools) in CONVERSATIONS.items():
-        if name == "image" and model == "deepseek-chat":
-            continue  # deepseek-chat takes no images: kimi-k2.5 carries that row
+        if name == "image" and model in ("deepseek-chat", "glm-5"):
+            continue  # no images for these: kimi-k2.5 and qwen3.7-plus carry that row
         predicted = llm.get_num_tokens_from_messages(messages, tools=tools)
         sent = llm.bind_tools(tools) if tools else llm
         reply = sent.invoke(messages)
@@ -71,3 +77,61 @@ def test_trim_messages_counts_with_the_model(vocabulary: str) -> None:
     start = len(history) - (len(kept) - 1)  # where the kept turns start: with the turn before, the budget
     one_more = [kept[0], *history[start - 2:start], *kept[1:]]  # is reached (LangChain counts the system
     assert llm.get_num_tokens_from_messages(one_more) >= budget  # prompt apart: its priming twice)
+
+
+@pytest.mark.parametrize("model", ["deepseek-chat", "glm-5"])
+def test_strict_tools_are_counted_as_bind_tools_sends_them(model: str, fmt: str,
+                                                           a2agent_emulator: EmulatorServer) -> None:
+    llm = ChatA2Agent(model=model, base_url=a2agent_emulator.base_url, api_key=a2agent_emulator.api_key,
+                      api_format=fmt, thinking=False)
+    messages = [HumanMessage("Please add 2 and 3")]
+    predicted = llm.get_num_tokens_from_messages(messages, tools=[add, multiply], strict=True)
+    reply = llm.bind_tools([add, multiply], strict=True).invoke(messages)
+    assert reply.usage_metadata is not None and reply.usage_metadata["input_tokens"] == predicted
+    assert predicted > llm.get_num_tokens_from_messages(messages, tools=[add, multiply])  # the strict schema
+
+
+BAD_INPUT: dict[str, tuple[Any, str]] = {
+    "num_tokens_int": (lambda llm: llm.get_num_tokens(123), "text must be a string, got int"),
+    "num_tokens_bytes": (lambda llm: llm.get_num_tokens(b"hi"), "text must be a string, got bytes"),
+    "num_tokens_none": (lambda llm: llm.get_num_tokens(None), "text must be a string, got None"),
+    "num_tokens_lone_surrogate": (lambda llm: llm.get_num_tokens("\ud800"), "text cannot be encoded as UTF-8"),
+    "token_ids_int": (lambda llm: llm.get_token_ids(123), "text must be a string, got int"),
+    "token_ids_none": (lambda llm: llm.get_token_ids(None), "text must be a string, got None"),
+    "messages_none": (lambda llm: llm.get_num_tokens_from_messages(None), "messages must be a list"),
+    "message_str": (lambda llm: llm.get_num_tokens_from_messages(["hi"]), "messages[0]: unsupported message type"),
+    "text_block_int": (lambda llm: llm.get_num_tokens_from_messages(
+        [SystemMessage("s"), HumanMessage([{"type": "text", "text": 123}])]),
+        "messages[1].content[0].text must be a string, got int"),
+    "system_text_block_none": (lambda llm: llm.get_num_tokens_from_messages(
+        [SystemMessage([{"type": "text", "text": None}])]), "messages[0].content[0].text must be a string, got None"),
+    "lone_surrogate_message": (lambda llm: llm.get_num_tokens_from_messages([HumanMessage("a\ud800")]),
+                               "messages[0].content cannot be encoded as UTF-8"),
+    "tool_call_args_not_json": (lambda llm: llm.get_num_tokens_from_messages(
+        [AIMessage("", tool_calls=[{"name": "x", "args": {"a": object()}, "id": "c"}])]),
+        "messages[0].tool_calls[0].args is not JSON-serializable"),
+    "tool_int": (lambda llm: llm.get_num_tokens_from_messages([HumanMessage("hi")], tools=[1]),
+                 "tools[0] is not a valid tool"),
+    "tools_not_a_list": (lambda llm: llm.get_num_tokens_from_messages([HumanMessage("hi")], tools=add),
+                         "tools must be a list of tools"),
+}
+
+
+@pytest.mark.parametrize("model", ["deepseek-chat", "glm-5"])
+@pytest.mark.parametrize("name", list(BAD_INPUT))
+def test_bad_input_to_the_counting_methods_is_invalid_input(vocabulary: str, model: str, name: str) -> None:
+    """The same typed error with or without the extra, exact vocabulary or not."""
+    call, message = BAD_INPUT[name]
+    llm = ChatA2Agent(model=model, api_key="sk-test-0123456789abcdef")
+    with pytest.raises(InvalidInputError, match=re.escape(message)):
+        call(llm)
+
+
+def test_a_text_block_that_is_not_a_string_is_never_sent(fmt: str, a2agent_emulator: EmulatorServer) -> None:
+    llm = ChatA2Agent(model="glm-5", base_url=a2agent_emulator.base_url, api_key=a2agent_emulator.api_key,
+                      api_format=fmt)
+    with pytest.raises(InvalidInputError, match=re.escape("messages[0].content[0].text must be a string")):
+        llm.invoke([HumanMessage([{"type": "text", "text": 123}])])
+    with pytest.raises(InvalidInputError, match=re.escape("messages[0].tool_calls[0].args is not JSON")):
+        llm.invoke([AIMessage("", tool_calls=[{"name": "x", "args": {"a": object()}, "id": "c"}])])
+    assert a2agent_emulator.requests == []

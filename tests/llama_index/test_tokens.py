@@ -4,6 +4,7 @@ gateway bills, in both wire formats, with the exact vocabularies and with the ap
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from llama_index.core.callbacks import CallbackManager, TokenCountingHandler
 from llama_index.core.memory import ChatMemoryBuffer
 from llama_index.core.tools import FunctionTool
 
-from a2agent import token_counter
+from a2agent import InvalidInputError, token_counter
 from a2agent.emulator import EmulatorServer
 from llama_index_a2agent import A2AgentLLM
 
@@ -57,6 +58,50 @@ def test_predicted_tokens_are_the_billed_prompt_tokens(vocabulary: str, model: s
         picture = [ChatMessage(role=MessageRole.USER, blocks=[TextBlock(text="What is this?"),
                                                               ImageBlock(image=RED_PNG, image_mimetype="image/png")])]
         assert llm.chat(picture).raw["usage"]["prompt_tokens"] == llm.count_tokens(picture)
+
+
+def system(text: str) -> ChatMessage:
+    return ChatMessage(role=MessageRole.SYSTEM, content=text)
+
+
+@pytest.mark.parametrize("model", ["kimi-k2.5", "deepseek-chat", "qwen3.7-plus"])
+def test_what_the_messages_format_merges_is_counted_as_sent(vocabulary: str, model: str, fmt: str,
+                                                            emu: EmulatorServer) -> None:
+    """Two system prompts become one, two user turns become one: the prediction follows api_format."""
+    llm = make(emu, model=model, api_format=fmt)
+    for messages in ([system("Answer briefly."), system("Answer in French."), user("What is the capital of France?")],
+                     [user("Hi, I am Ann."), user("What is the capital of France?")]):
+        assert llm.chat(messages).raw["usage"]["prompt_tokens"] == llm.count_tokens(messages)
+
+
+def test_strict_tools_are_counted_as_they_are_sent(fmt: str, emu: EmulatorServer) -> None:
+    loose, strict = make(emu, model="glm-5", api_format=fmt), make(emu, model="glm-5", api_format=fmt, strict=True)
+    messages = [user("Please add 2 and 3")]
+    usage = strict.chat_with_tools(TOOLS, user_msg=messages[0]).raw["usage"]
+    assert usage["prompt_tokens"] == strict.count_tokens(messages, tools=TOOLS) \
+        == loose.count_tokens(messages, tools=TOOLS, strict=True) > loose.count_tokens(messages, tools=TOOLS)
+
+
+BAD_INPUT: dict[str, tuple[Any, str]] = {
+    "tokenizer_int": (lambda llm: llm.tokenizer(123), "text must be a string, got int"),
+    "tokenizer_none": (lambda llm: llm.tokenizer(None), "text must be a string, got None"),
+    "tokenizer_lone_surrogate": (lambda llm: llm.tokenizer("\ud800"), "text cannot be encoded as UTF-8"),
+    "messages_none": (lambda llm: llm.count_tokens(None), "messages must be a list of ChatMessage, got None"),
+    "message_str": (lambda llm: llm.count_tokens(["hi"]), "messages[0] must be a ChatMessage, got str"),
+    "lone_surrogate_message": (lambda llm: llm.count_tokens([user("a\ud800")]),
+                               "messages[0].content cannot be encoded as UTF-8"),
+    "tool_int": (lambda llm: llm.count_tokens([user("hi")], tools=[1]),
+                 "tools[0] must be a LlamaIndex tool (BaseTool), got int"),
+}
+
+
+@pytest.mark.parametrize("model", ["deepseek-chat", "glm-5"])
+@pytest.mark.parametrize("name", list(BAD_INPUT))
+def test_bad_input_to_the_counting_methods_is_invalid_input(vocabulary: str, model: str, name: str) -> None:
+    call, message = BAD_INPUT[name]
+    llm = A2AgentLLM(model=model, api_key="sk-test-0123456789abcdef")
+    with pytest.raises(InvalidInputError, match=re.escape(message)):
+        call(llm)
 
 
 def test_the_tokenizer_is_the_models_vocabulary(vocabulary: str, emu: EmulatorServer) -> None:
