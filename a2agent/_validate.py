@@ -335,7 +335,18 @@ def validate_chat_payload(payload: Any) -> None:
         if (content.__class__ is not str and content is not None and not _plain_parts(content)) \
                 or message.get("role") not in _ROLES:
             check_message(message, f"messages[{i}]")
+    for name in payload:  # the common fields by a set lookup; any other name is looked at once
+        if name not in _REQUEST_FIELDS and looks_like_credential(name):
+            raise InvalidInputError(f"payload[{name!r}] looks like a credential; it would be sent in the request "
+                                    f"body: the key belongs in api_key= (the Authorization header)")
     check_sampling(payload)
+
+
+_REQUEST_FIELDS = frozenset({
+    "model", "messages", "temperature", "top_p", "max_tokens", "stop", "seed", "n", "stream", "stream_options",
+    "tools", "tool_choice", "parallel_tool_calls", "response_format", "logprobs", "top_logprobs", "thinking",
+    "reasoning_effort", "presence_penalty", "frequency_penalty", "max_completion_tokens", "user",
+})
 
 
 _SLOW = object()  # not a dict: check_message says what is wrong
@@ -352,9 +363,15 @@ def _plain_parts(content: Any) -> bool:
 
 
 # Names of secrets (``openai_api_key``, ``api_token``, ``key``, ``x_api_key``, ``secret``), never of
-# request parameters (``max_tokens`` and ``budget_tokens`` end in "tokens").
+# request parameters (``max_tokens`` and ``budget_tokens`` end in "tokens"; OpenAI's
+# ``prompt_cache_key`` is a parameter).
 _CREDENTIAL = re.compile(r"(?:^|_)(?:api_?key|key|secret|password|passwd|token|bearer|authorization|"
                          r"credentials?)$", re.IGNORECASE)
+_NOT_SECRETS = frozenset({"prompt_cache_key"})
+
+
+def looks_like_credential(name: object) -> bool:
+    return isinstance(name, str) and name not in _NOT_SECRETS and _CREDENTIAL.search(name) is not None
 
 
 def split_unknown_arguments(owner: str, kwargs: dict[str, Any], known: set[str],
@@ -372,7 +389,7 @@ def split_unknown_arguments(owner: str, kwargs: dict[str, Any], known: set[str],
         if close:
             raise InvalidInputError(f"{owner} got an unknown argument {name!r}; did you mean {close[0]!r}?")
     for name in [*unknown, *(extra_given if isinstance(extra_given, Mapping) else ())]:
-        if isinstance(name, str) and _CREDENTIAL.search(name):
+        if looks_like_credential(name):
             # It would go out in every request body, and into reprs, callbacks and traces.
             raise InvalidInputError(f"{owner} got {name!r}, which looks like a credential: extra arguments are "
                                     f"sent in the request body, so it is refused. Pass the key as api_key= "

@@ -151,3 +151,23 @@ def test_every_own_field_is_documented(cls: type[Any]) -> None:
     assert undocumented == []
     for section in ("Setup", "ChatMessage" if cls is A2AgentLLM else "Key init args"):
         assert section in (cls.__doc__ or "")
+
+
+def test_a_credential_named_request_field_is_refused_at_call_time_too(emu: EmulatorServer) -> None:
+    from llama_index.core.llms import ChatMessage
+
+    from a2agent import A2AgentClient
+
+    client = A2AgentClient(api_key=emu.api_key, base_url=emu.base_url)
+    sent = len(emu.requests)
+    body = {"model": "deepseek-chat", "messages": [{"role": "user", "content": "hi"}]}
+    for name in ("api_key", "openai_api_key", "access_token"):
+        with pytest.raises(InvalidInputError, match=f"payload\\['{name}'\\] looks like a credential"):
+            client.chat_completions({**body, name: KEY})
+    with pytest.raises(InvalidInputError, match="looks like a credential"):
+        ChatA2Agent(api_key=emu.api_key, base_url=emu.base_url).invoke("hi", api_token=KEY)
+    with pytest.raises(InvalidInputError, match="looks like a credential"):
+        A2AgentLLM(api_key=emu.api_key, api_base=emu.base_url).chat([ChatMessage(role="user", content="hi")],
+                                                                     secret=KEY)
+    assert len(emu.requests) == sent  # nothing left the process
+    assert client.chat_completions({**body, "prompt_cache_key": "user-42"})["choices"]  # a real parameter
