@@ -33,7 +33,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m bench.run --json bench/results.json --png bench/bench.png --readme
-	$(BIN)/python -m bench.ratelimit --json bench/ratelimit.json --png bench/ratelimit.png
+	$(BIN)/python -m bench.ratelimit --json bench/ratelimit.json --png bench/ratelimit.png --readme
 
 # Jupyter Lab on notebooks/, with this venv's kernel (blocks until you stop it with Ctrl-C).
 notebook: $(STAMP)

@@ -303,12 +303,14 @@ def main() -> None:
     parser.add_argument("--base-url")
     parser.add_argument("--start-at", type=float, default=0.0)
     parser.add_argument("--max-rate", type=float)
+    parser.add_argument("--readme", action="store_true", help="rewrite the table in README.md")
+    parser.add_argument("--from-json", type=Path, help="report (and --readme) a stored run instead of running")
     args = parser.parse_args()
     if args.child:
         child(args.child, args.base_url, args.calls, args.start_at, args.max_rate)
         return
     calls = args.calls or (120 if args.quick else 600)
-    rows = run(calls)
+    rows = json.loads(args.from_json.read_text()) if args.from_json else run(calls)
     print(f"\npython {sys.version.split()[0]}, {os.cpu_count()} CPUs; R = {RATE} req/s; ideal = calls / R\n")
     print(report(rows))
     print("\n".join(["", *verdicts(rows)]))
@@ -316,6 +318,10 @@ def main() -> None:
         args.json.write_text(json.dumps(rows, indent=2))
     if args.png:
         plot(rows, args.png)
+    if args.readme:  # the table beside the chart and the JSON, from the same run
+        from bench.run import ROOT, write_between
+
+        write_between(ROOT / "README.md", "ratelimit", report(rows))
 
 
 if __name__ == "__main__":
