@@ -15,6 +15,10 @@ wait out) is retried without using the call's retry budget, at most ``max_thrott
 a call; every wait counts against the call's timeout and ``max_wait``; the queue holds at most
 ``max_queue`` calls. Past those: ``LimiterError``, at once when the next permit is further away
 than the call may still wait.
+
+The queue's lock is shared by threads and event loops, so nothing slow happens under it: a Redis
+budget is asked outside it. A queued task whose event loop was closed can never be woken and is
+dropped; one whose loop is stopped keeps its place but is passed over until the loop runs again.
 """
 
 from __future__ import annotations
