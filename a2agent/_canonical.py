@@ -8,6 +8,7 @@ from typing import Any
 
 from ._catalog import get_model_profile
 from ._errors import InvalidInputError
+from ._validate import check_content
 
 __all__ = [
     "TOOL_ERROR_KEY",
@@ -92,12 +93,13 @@ def split_tool_attachments(messages: Iterable[dict[str, Any]]) -> list[dict[str,
     """
     out: list[dict[str, Any]] = []
     deferred: list[dict[str, Any]] = []
-    for message in messages:
+    for i, message in enumerate(messages):
         if message.get("role") != "tool" and deferred:
             out.append({"role": "user", "content": deferred})
             deferred = []
         content = message.get("content")
         if message.get("role") == "tool" and isinstance(content, list):
+            check_content(content, f"messages[{i}]")  # text parts with str text, before joining them
             text = "".join(p.get("text", "") for p in content if p.get("type") == "text")
             extra = [p for p in content if p.get("type") != "text"]
             out.append({**message, "content": text})

@@ -102,6 +102,8 @@ _RANGES: dict[str, tuple[float, float, str]] = {
 def redact_url(url: str) -> str:
     """A URL fit for logs and reprs: scheme, host, port and path; never a user, password or query
     (redis-py takes ``?password=`` too)."""
+    if "://" not in url:  # "user:pw@host" parses as a scheme "user": show nothing of it
+        return "<not a URL>"
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""

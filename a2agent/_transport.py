@@ -356,6 +356,11 @@ class _Call:
         if stream:
             extra = {**(extra or {}), "Accept": "text/event-stream"}
         content = encode_json(payload) if payload is not None else None
+        # The key travels in the Authorization header only: a body that holds it (a key passed as a
+        # request field under any name, nested or not) is refused before it leaves the process.
+        if content is not None and config.api_key.encode() in content:
+            raise InvalidInputError("The request body contains the API key (a field set to it); the key is sent "
+                                    "in the Authorization header only: pass it as api_key=, never as a parameter")
         headers = config.headers(extra)  # the caller's per-call headers were checked where they came in
         request_timeout, extension = config.request_timeout(timeout)
         try:

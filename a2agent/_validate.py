@@ -22,6 +22,7 @@ __all__ = [
     "PARAMETER_DOCS",
     "check_api_key",
     "check_base_url",
+    "check_content",
     "check_headers",
     "check_max_retries",
     "check_message",
@@ -230,7 +231,7 @@ def check_text(text: Any, where: str = "text") -> str:
     return text
 
 
-def _check_content(content: Any, where: str) -> None:
+def check_content(content: Any, where: str) -> None:
     """Cheap shape check of a message's content that is not a str: a list of part dicts, text parts
     with string text (what a backend refuses, or crashes on, before anything is sent)."""
     if content is None:
@@ -257,7 +258,7 @@ def check_message(message: Any, where: str, *, deep: bool = False) -> None:
         raise InvalidInputError(f"{where}.role must be one of {sorted(_ROLES)}, got {role!r}")
     content = message.get("content")
     if content.__class__ is not str:
-        _check_content(content, where)
+        check_content(content, where)
     if deep:
         check_message_fields(message, where)
 
@@ -268,7 +269,7 @@ def check_message_fields(message: Mapping[str, Any], where: str) -> None:
     if isinstance(content, str):
         check_text(content, f"{where}.content")
     else:
-        _check_content(content, where)
+        check_content(content, where)
         for j, part in enumerate(content or ()):
             kind = part.get("type")
             if kind == "text":
@@ -365,13 +366,18 @@ def _plain_parts(content: Any) -> bool:
 # Names of secrets (``openai_api_key``, ``api_token``, ``key``, ``x_api_key``, ``secret``), never of
 # request parameters (``max_tokens`` and ``budget_tokens`` end in "tokens"; OpenAI's
 # ``prompt_cache_key`` is a parameter).
-_CREDENTIAL = re.compile(r"(?:^|_)(?:api_?key|key|secret|password|passwd|token|bearer|authorization|"
-                         r"credentials?)$", re.IGNORECASE)
+_CREDENTIAL = re.compile(r"(?:^|_)(?:api_?key|key|secret|password|passwd|pwd|token|bearer|auth|authorization|"
+                         r"credentials?|sk)$")
 _NOT_SECRETS = frozenset({"prompt_cache_key"})
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 def looks_like_credential(name: object) -> bool:
-    return isinstance(name, str) and name not in _NOT_SECRETS and _CREDENTIAL.search(name) is not None
+    """``openai_api_key``, ``openaiApiKey``, ``x-api-key``, ``Authorization``, ``sk``: snake, camel and
+    kebab case alike."""
+    if not isinstance(name, str) or name in _NOT_SECRETS:
+        return False
+    return _CREDENTIAL.search(_CAMEL.sub("_", name).replace("-", "_").lower()) is not None
 
 
 def split_unknown_arguments(owner: str, kwargs: dict[str, Any], known: set[str],

@@ -169,5 +169,15 @@ def test_a_credential_named_request_field_is_refused_at_call_time_too(emu: Emula
     with pytest.raises(InvalidInputError, match="looks like a credential"):
         A2AgentLLM(api_key=emu.api_key, api_base=emu.base_url).chat([ChatMessage(role="user", content="hi")],
                                                                      secret=KEY)
+    for name in ("openaiApiKey", "x-api-key", "auth", "sk"):  # camel, kebab and short names alike
+        with pytest.raises(InvalidInputError, match="looks like a credential"):
+            client.chat_completions({**body, name: KEY})
+    # The key's value under any name, however deep, never leaves in a body:
+    for extra in ({"user": emu.api_key}, {"metadata": {"auth": {"value": emu.api_key}}}):
+        with pytest.raises(InvalidInputError, match="request body contains the API key") as info:
+            client.chat_completions({**body, **extra})
+        assert emu.api_key not in str(info.value)
+    with pytest.raises(InvalidInputError, match="request body contains the API key"):
+        ChatA2Agent(api_key=emu.api_key, base_url=emu.base_url, extra_body={"nested": [emu.api_key]}).invoke("hi")
     assert len(emu.requests) == sent  # nothing left the process
     assert client.chat_completions({**body, "prompt_cache_key": "user-42"})["choices"]  # a real parameter

@@ -15,6 +15,7 @@ from a2agent._canonical import (
     json_schema_response_format,
     normalize_tool_choice,
     reasoning_for_request,
+    split_tool_attachments,
     strip_internal_keys,
     to_strict_json_schema,
     token_details,
@@ -247,3 +248,11 @@ def test_json_schema_response_format_takes_three_shapes(schema: dict[str, Any], 
 def test_json_schema_response_format_refuses_contradicting_strict() -> None:
     with pytest.raises(InvalidInputError, match="strict=False but strict=True"):
         json_schema_response_format(READY, strict=True)
+
+
+@pytest.mark.parametrize("text", [None, 123])
+def test_a_tool_result_text_that_is_not_a_string_is_invalid_input_naming_it(text: Any) -> None:
+    messages = [{"role": "user", "content": "hi"},
+                {"role": "tool", "tool_call_id": "c", "content": [{"type": "text", "text": text}]}]
+    with pytest.raises(InvalidInputError, match=r"messages\[1\]\.content\[0\]\.text must be a string"):
+        split_tool_attachments(messages)

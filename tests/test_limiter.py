@@ -191,7 +191,8 @@ def test_every_bad_setting_is_invalid_input_naming_its_field(field: str, value: 
 
 def test_a_redis_password_never_reaches_a_settings_repr() -> None:
     for url in ("redis://:S3cretPW@127.0.0.1:6379/0", "redis://user:S3cretPW@127.0.0.1:6379/0",
-                "redis://127.0.0.1:6379/0?password=S3cretPW", "unix:///tmp/redis.sock?password=S3cretPW"):
+                "redis://127.0.0.1:6379/0?password=S3cretPW", "unix:///tmp/redis.sock?password=S3cretPW",
+                "user:S3cretPW@127.0.0.1:6379", "rediss://user:S3cretPW@127.0.0.1:6379/0"):
         shown = repr(LimiterSettings(redis_url=url))
         assert "S3cretPW" not in shown and "redis_url=" in shown
 
