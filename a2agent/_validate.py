@@ -424,3 +424,16 @@ def state_without_secrets(state: dict[str, Any], drop: tuple[str, ...]) -> dict[
     for name in drop:
         fields[name] = None
     return {**state, "__dict__": fields, "__pydantic_private__": None}
+
+
+def memo_sharing(model: Any, memo: dict[int, Any] | None, fields: tuple[str, ...] = ()) -> dict[int, Any]:
+    """A ``copy.deepcopy`` memo under which a model's live objects are shared, not copied: its
+    private attributes (the clients: locks, connection pools) and the named fields (injected HTTP
+    clients). Everything else is copied as usual; the copy talks to the same gateway."""
+    memo = {} if memo is None else memo
+    live = [*(getattr(model, "__pydantic_private__", None) or {}).values(),
+            *(getattr(model, name) for name in fields)]
+    for value in live:
+        if value is not None:
+            memo[id(value)] = value
+    return memo

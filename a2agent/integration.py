@@ -13,7 +13,8 @@ private modules, so the core can be rearranged behind this list. What is here:
 - validators (``_validate.py``): the sampling-parameter ranges both adapters check at construction,
   the sorting of unknown constructor arguments (typos refused, request parameters moved into the
   body with a warning), and the conversion of a pydantic ``ValidationError`` into an
-  ``InvalidInputError``; ``state_without_secrets``, a model's pickle state without the key;
+  ``InvalidInputError``; ``state_without_secrets``, a model's pickle state without the key; ``memo_sharing``, a
+  deep copy that shares the live clients;
 - ``missing_extra``: the error an adapter package raises when its framework is not installed;
 - ``shared_limiter`` (``_limiter.py``): the per-key limiter, for framework rate-limiter hooks.
 """
@@ -32,7 +33,14 @@ from ._canonical import (
 from ._extras import missing_extra
 from ._limiter import KeyLimiter, shared_limiter
 from ._stream import ChoiceState, StreamAccumulator, plain_text
-from ._validate import PARAMETER_DOCS, check_sampling, invalid_input, split_unknown_arguments, state_without_secrets
+from ._validate import (
+    PARAMETER_DOCS,
+    check_sampling,
+    invalid_input,
+    memo_sharing,
+    split_unknown_arguments,
+    state_without_secrets,
+)
 
 __all__ = [
     "PARAMETER_DOCS",
@@ -44,6 +52,7 @@ __all__ = [
     "forced_tool_choice_allowed",
     "invalid_input",
     "json_schema_response_format",
+    "memo_sharing",
     "missing_extra",
     "normalize_tool_choice",
     "plain_text",

@@ -29,6 +29,7 @@ from a2agent.integration import (
     forced_tool_choice_allowed,
     invalid_input,
     json_schema_response_format,
+    memo_sharing,
     normalize_tool_choice,
     reasoning_for_request,
     relax_forced_tool_choice,
@@ -206,6 +207,10 @@ class ChatA2Agent(BaseChatModel):
     # process takes it from A2AGENT_API_KEY, and the clients are built again on first use.
     def __getstate__(self) -> dict[Any, Any]:
         return state_without_secrets(super().__getstate__(), ("http_client", "http_async_client"))
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        # The copy shares the live clients (locks, pools), which cannot be copied; fields are copied.
+        return super().__deepcopy__(memo_sharing(self, memo, ("http_client", "http_async_client")))
 
     def __setstate__(self, state: dict[Any, Any]) -> None:
         super().__setstate__(state)

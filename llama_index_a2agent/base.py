@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import AsyncGenerator, Callable, Generator, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from llama_index.core.base.llms.generic_utils import (
     achat_to_completion_decorator,
@@ -40,6 +40,7 @@ from a2agent.integration import (
     check_sampling,
     invalid_input,
     json_schema_response_format,
+    memo_sharing,
     normalize_tool_choice,
     reasoning_for_request,
     relax_forced_tool_choice,
@@ -176,6 +177,10 @@ class A2AgentLLM(FunctionCallingLLM):
     def __setstate__(self, state: dict[Any, Any]) -> None:
         super().__setstate__(state)
         self._connect(None)
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        # The copy shares the live clients (locks, pools), which cannot be copied; fields are copied.
+        return super().__deepcopy__(memo_sharing(self, memo))
 
     @classmethod
     def class_name(cls) -> str:

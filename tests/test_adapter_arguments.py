@@ -181,3 +181,20 @@ def test_a_credential_named_request_field_is_refused_at_call_time_too(emu: Emula
         ChatA2Agent(api_key=emu.api_key, base_url=emu.base_url, extra_body={"nested": [emu.api_key]}).invoke("hi")
     assert len(emu.requests) == sent  # nothing left the process
     assert client.chat_completions({**body, "prompt_cache_key": "user-42"})["choices"]  # a real parameter
+
+
+@adapters
+def test_deep_copies_share_the_live_clients_and_copy_the_fields(name: str, make: Callable[..., Any],
+                                                                extra_field: str, emu: EmulatorServer) -> None:
+    import copy
+
+    base = {"base_url": emu.base_url} if name == "langchain" else {"api_base": emu.base_url}
+    cls = ChatA2Agent if name == "langchain" else A2AgentLLM
+    model = cls(api_key=emu.api_key, temperature=0.2, stop=["END"], **base)
+    for clone in (copy.deepcopy(model), model.model_copy(deep=True)):
+        assert clone.stop == ["END"] and clone.stop is not model.stop  # fields are copied
+        assert clone._client is model._client  # locks and pools are not copyable: shared
+        answer = clone.invoke("hi").content if name == "langchain" else clone.complete("hi").text
+        assert answer and emu.requests[-1]["body"]["temperature"] == 0.2
+    if name == "langchain":  # what LangChain builds on a model deep-copies too
+        copy.deepcopy(model.bind(stop=["x"])).invoke("hi")
