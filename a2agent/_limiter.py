@@ -84,6 +84,10 @@ class _Waiter:
     def can_act(self) -> bool:
         return self.loop is None or self.loop.is_running()
 
+    def gone(self) -> bool:
+        """Its loop is closed: it can never be woken."""
+        return self.loop is not None and self.loop.is_closed()
+
 
 class KeyLimiter:
     """FIFO waiting over a budget; sync (threads) and async (any event loop) callers share it."""
@@ -107,7 +111,7 @@ class KeyLimiter:
         it is dropped; one of a loop that is not running (stopped, not closed) keeps its place but is
         passed over, so a loop left stopped with a task queued cannot block the key."""
         queue = self._queue
-        while queue and queue[0].loop is not None and queue[0].loop.is_closed():
+        while queue and queue[0].gone():
             queue.popleft()
         for waiter in queue:
             if waiter.can_act():
@@ -355,7 +359,7 @@ class KeyLimiter:
             if not self.budget.remote:
                 rate, in_flight, throttled = self.budget.snapshot(self.clock())
             return LimiterStats(key=self.label, backend=self.budget.name, rate=rate, in_flight=in_flight,
-                                queued=sum(1 for w in self._queue if w.loop is None or not w.loop.is_closed()),
+                                queued=sum(1 for w in self._queue if not w.gone()),
                                 throttled=throttled, total_wait=self.total_wait,
                                 max_concurrency=self.settings.max_concurrency)
 
