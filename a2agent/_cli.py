@@ -23,6 +23,7 @@ from typing import IO, Any, NoReturn
 from urllib.parse import urlsplit
 
 from . import DEFAULT_BASE_URL, MODEL_PROFILES, A2AgentClient, A2AgentError, InvalidInputError, __version__
+from ._codec import get_codec
 from ._validate import DEFAULT_TIMEOUT, validate_chat_payload  # the client's default: the help cannot drift
 
 __all__ = ["main"]
@@ -30,7 +31,6 @@ __all__ = ["main"]
 PROG = "a2agent"
 DEFAULT_MODEL = "deepseek-chat"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-_CHAT_PATHS = {"openai": "/chat/completions", "anthropic": "/messages"}  # after the base URL, per --format
 
 log = logging.getLogger("a2agent")  # the core's logger: its filter scrubs the key from every record
 
@@ -379,7 +379,7 @@ def _chat(args: argparse.Namespace) -> int:
     validate_chat_payload(payload)  # a refused payload is never logged as sent
     printer = _Printer(show_reasoning=not args.hide_reasoning)
     with _client(args, args.api_format) as client:
-        _log_request(client, "POST", _CHAT_PATHS[client.api_format], args.model)
+        _log_request(client, "POST", get_codec(client.api_format).chat_path, args.model)
         if args.stream:
             with client.stream_chat_completions(payload) as stream:
                 for chunk in stream:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from operator import itemgetter
 from typing import Any, Literal, Self
@@ -214,9 +213,7 @@ class ChatA2Agent(BaseChatModel):
 
     def __setstate__(self, state: dict[Any, Any]) -> None:
         super().__setstate__(state)
-        self._client = self._async_client = None
-        if self.api_key is None and (key := os.environ.get("A2AGENT_API_KEY")):
-            self.api_key = SecretStr(key)
+        self._client = self._async_client = None  # built on first use; the core reads A2AGENT_API_KEY
 
     @model_validator(mode="after")
     def _normalize(self) -> Self:
