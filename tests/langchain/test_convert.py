@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import (
     AIMessage,
+    AIMessageChunk,
     BaseMessage,
     ChatMessage,
     FunctionMessage,
@@ -16,8 +17,11 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
+from langchain_core.outputs import ChatGenerationChunk
+from pydantic import ValidationError
 
 from a2agent import InvalidInputError
+from langchain_a2agent import _convert
 from langchain_a2agent._convert import BlockIndexer, chunk_to_generation, completion_to_result, messages_to_dicts
 
 PNG = "iVBORw0KGgo="
@@ -171,6 +175,40 @@ def test_deepseek_cache_fields_map_to_cache_read() -> None:
 )
 def test_chunk_to_generation(chunk: dict[str, Any], check: Any) -> None:
     assert check(chunk_to_generation(chunk))
+
+
+@pytest.mark.parametrize(("text", "chunk_id"), [("hi", "chatcmpl-1"), ("", "x"), ("héllo 你好 🙂", None),
+                                              ("", None), (" \n", "")])
+def test_text_chunk_copy_equals_validated_construction(text: str, chunk_id: str | None) -> None:
+    """A text chunk is copied from templates without validation (speed): it must be exactly what
+    the validating constructors build, and share no mutable field with the templates or another
+    chunk (a field LangChain adds later would show here)."""
+    chunk = {"id": chunk_id, "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
+    first, second = chunk_to_generation(chunk), chunk_to_generation(chunk)
+    assert first is not None and second is not None
+    expected = ChatGenerationChunk(message=AIMessageChunk(content=text, id=chunk_id or None,
+                                                          response_metadata={"model_provider": "a2agent"}))
+    assert first == expected and first.text == text and first.message.id == (chunk_id or None)
+    assert first.message.model_dump() == expected.message.model_dump()
+    for name, value in first.message.__dict__.items():
+        if isinstance(value, (dict, list, set)):
+            assert value is not second.message.__dict__[name], name
+            assert value is not _convert._TEXT_MESSAGE.__dict__[name], name
+    first.message.additional_kwargs["x"] = 1
+    first.message.response_metadata["y"] = 2
+    assert second.message.additional_kwargs == {} and second.message.response_metadata == {"model_provider": "a2agent"}
+    assert (first + second).message.content == text + text
+
+
+@pytest.mark.parametrize("odd", [{"content": 5, "id": "a"}, {"content": "t", "id": 7}])
+def test_text_chunk_odd_types_take_the_validating_constructor(odd: dict[str, Any]) -> None:
+    chunk = {"id": odd["id"], "choices": [{"index": 0, "delta": {"content": odd["content"]}}]}
+    try:
+        generation = chunk_to_generation(chunk)
+    except ValidationError:
+        return  # refused by validation, as the constructor does (never an unvalidated int in a message)
+    assert generation is not None
+    assert isinstance(generation.message.id, str) and isinstance(generation.message.content, (str, list))
 
 
 def _delta(**delta: Any) -> dict[str, Any]:
