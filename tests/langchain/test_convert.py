@@ -183,13 +183,17 @@ def test_text_chunk_copy_equals_validated_construction(text: str, chunk_id: str 
     """A text chunk is copied from templates without validation (speed): it must be exactly what
     the validating constructors build, and share no mutable field with the templates or another
     chunk (a field LangChain adds later would show here)."""
+    assert _convert._COPY_MATCHES  # the import-time check passed: chunks take the copy
     chunk = {"id": chunk_id, "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
     first, second = chunk_to_generation(chunk), chunk_to_generation(chunk)
     assert first is not None and second is not None
-    expected = ChatGenerationChunk(message=AIMessageChunk(content=text, id=chunk_id or None,
-                                                          response_metadata={"model_provider": "a2agent"}))
+    message = AIMessageChunk(content=text, id=chunk_id) if chunk_id else AIMessageChunk(content=text)
+    message.response_metadata["model_provider"] = "a2agent"
+    expected = ChatGenerationChunk(message=message)
     assert first == expected and first.text == text and first.message.id == (chunk_id or None)
     assert first.message.model_dump() == expected.message.model_dump()
+    assert first.message.model_fields_set == expected.message.model_fields_set
+    assert first.model_fields_set == expected.model_fields_set
     for name, value in first.message.__dict__.items():
         if isinstance(value, (dict, list, set)):
             assert value is not second.message.__dict__[name], name
@@ -198,6 +202,18 @@ def test_text_chunk_copy_equals_validated_construction(text: str, chunk_id: str 
     first.message.response_metadata["y"] = 2
     assert second.message.additional_kwargs == {} and second.message.response_metadata == {"model_provider": "a2agent"}
     assert (first + second).message.content == text + text
+
+
+def test_text_chunks_fall_back_to_the_constructors_when_a_copy_would_differ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If a LangChain/pydantic release made a copied template differ from a constructed chunk, the
+    import-time check turns the copy off and chunks are built by the validating constructors."""
+    monkeypatch.setattr(_convert, "_copied_text_generation", lambda text, chunk_id: ChatGenerationChunk(
+        message=AIMessageChunk(content=text + "?", id=chunk_id)))
+    assert _convert._copy_matches() is False
+    monkeypatch.setattr(_convert, "_COPY_MATCHES", False)
+    generation = chunk_to_generation({"id": "c", "choices": [{"index": 0, "delta": {"content": "hi"}}]})
+    assert generation is not None and generation.message.content == "hi"
+    assert generation.message.response_metadata == {"model_provider": "a2agent"}
 
 
 @pytest.mark.parametrize("odd", [{"content": 5, "id": "a"}, {"content": "t", "id": 7}])
