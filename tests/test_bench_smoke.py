@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from bench.clients import CONTENDERS, CORE, FLOORS
-from bench.run import floor_report, report, write_between
+from bench.run import floor_report, measure_in_process, report, write_between
 
 ROOT = Path(__file__).parent.parent
 
@@ -71,8 +71,19 @@ def test_floor_report_divides_by_raw_httpx_plus_the_framework_floor() -> None:
     results = {"raw httpx": row, "LangChain floor": {**row, "invoke": 0.0001, "stream": 0.018},
                "LlamaIndex floor": row, "ChatA2Agent": {**row, "invoke": 0.00044, "stream": 0.0264}}
     table = floor_report(results)
-    assert "| ChatA2Agent | 440 µs | 400 µs | 1.10 | 26.4 ms | 24.0 ms | 1.10 |" in table
+    assert "| ChatA2Agent | 440 µs | 400 µs | 1.10 | 26.4 ms | 24.0 ms | 1.10 | | |" in table
     assert "| LangChain floor (alone) | 100 µs |" in table
+    results["LangChain floor"]["invoke_alternating"] = 0.00055  # raw httpx then the floor, alternately
+    assert "| 1.10 | 550 µs | 0.80 |" in floor_report(results)
+
+
+def test_in_process_rounds_time_every_contender_and_the_floor_after_io(bench_url: str) -> None:
+    names = ("raw httpx", "LangChain floor", "ChatA2Agent")
+    contenders = {n: {**CONTENDERS, **FLOORS}[n](bench_url) for n in names}
+    results = measure_in_process(contenders, rounds=1, calls=2, streams=1, fanout_n=2)
+    assert all({"invoke", "stream", "fanout"} <= set(results[n]) for n in names)
+    assert "invoke_alternating" in results["LangChain floor"] and "invoke_alternating" not in results["ChatA2Agent"]
+    assert "| ChatA2Agent |" in floor_report(results)
 
 
 def test_readme_tables_are_rewritten_between_their_markers(tmp_path: Path) -> None:
