@@ -5,6 +5,7 @@ and a stale keep-alive connection is replaced transparently."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -109,3 +110,43 @@ def test_payload_sent_once_per_attempt_and_unchanged(mode: str, fmt: str, server
     assert run(api, lambda a: answer(a, "json", payload)) == "ok"
     assert server.requests[0].body == server.requests[1].body
     assert server.requests[0].json()["temperature"] == 0.5
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "identity"])
+def test_compressed_bodies_are_decoded(mode: str, fmt: str, kind: str, encoding: str, server: FaultServer) -> None:
+    """The client asks for gzip/deflate: a compressed JSON body or event stream reads as the plain one
+    (the owned sync pool reads httpcore's responses itself and hands compressed ones to httpx)."""
+    import gzip
+    import zlib
+
+    from tests.faults.helpers import completion_body, stream_events
+
+    def pack(data: bytes) -> bytes:
+        return {"gzip": gzip.compress, "deflate": zlib.compress, "identity": bytes}[encoding](data)
+
+    headers = {"Content-Encoding": encoding}
+    if kind == "json":
+        server.always(respond(200, pack(json.dumps(completion_body(fmt, "squeezed")).encode()), headers=headers))
+    else:
+        data = pack("".join(stream_events(fmt, tuple("squeezed"))).encode())
+        server.always(respond(200, headers=headers, content_type="text/event-stream",
+                              chunks=[data[: len(data) // 2], data[len(data) // 2:]]))
+    api = make_api(mode, server, fmt)
+    assert run(api, lambda a: answer(a, kind)) == "squeezed"
+    assert "gzip" in server.requests[0].headers["accept-encoding"]
+
+
+def test_requests_carry_the_headers_httpx_would_send(mode: str, fmt: str, kind: str, server: FaultServer) -> None:
+    """The owned sync pool builds httpcore's request itself: the same headers as httpx's (Host first,
+    Content-Length of the body, the client's own) as the async pool, which goes through httpx."""
+    server.always(ok_reply(fmt, kind))
+    api = make_api(mode, server, fmt, default_headers={"X-Team": "blue"})
+    run(api, lambda a: answer(a, kind))
+    request = server.requests[0]
+    names = [name.lower() for name, _ in request.raw_headers]
+    assert names[0] == "host" and request.headers["host"] == server.base_url.split("/")[2]
+    assert int(request.headers["content-length"]) == len(request.body) > 0
+    assert request.headers["x-team"] == "blue" and request.headers["authorization"].startswith("Bearer ")
+    assert request.headers["content-type"] == "application/json" and "user-agent" in request.headers
+    assert request.headers["accept"] == ("text/event-stream" if kind == "stream" else "application/json")
+    assert len(names) == len(set(names)), names  # no header twice
