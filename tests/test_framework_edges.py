@@ -139,11 +139,17 @@ def test_openai_like_thinking_agent_loop_is_refused(emu: EmulatorServer) -> None
     reply = llm.chat([ChatMessage(role="user", content="Why is the sky blue?")])
     assert [type(block).__name__ for block in reply.message.blocks] == ["ThinkingBlock", "TextBlock"]
     with pytest.raises(openai.BadRequestError, match=THINKING_400):
-        asyncio.run(_run(FunctionAgent(tools=[multiply], llm=llm), "Please multiply 6 and 7"))
+        asyncio.run(_run(FunctionAgent(tools=[multiply], llm=llm), "Please multiply 6 and 7", llm))
 
 
-async def _run(agent: FunctionAgent, question: str) -> Any:
-    return await agent.run(question)
+async def _run(agent: FunctionAgent, question: str, llm: OpenAILike) -> Any:
+    try:
+        return await agent.run(question)
+    finally:
+        # openai's async client, left open, schedules its own aclose() on whatever loop is running
+        # when it is collected, a later test's: that task then fails on this closed loop's sockets
+        if llm._aclient is not None:
+            await llm._aclient.close()
 
 
 def _event(delta: dict[str, Any], finish: str | None = None) -> str:
