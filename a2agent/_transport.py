@@ -352,13 +352,16 @@ async def _adrain(response: httpx.Response, chunks: AsyncIterator[bytes]) -> Non
 
 def _raw_request(config: TransportConfig, method: str, path: str, content: bytes | None, headers: httpx.Headers,
                  extension: dict[str, Any]) -> Any:
-    """An ``httpcore.Request`` as httpx would build it (Host first, Content-Length for a body)."""
+    """An ``httpcore.Request`` as httpx would build it: Host (unless the caller set one, e.g. for a
+    virtual host behind an address), then Content-Length for a body, then the client's headers
+    (which never carry framing headers: ``check_headers`` refuses them)."""
     import httpcore
 
     url, host = config.target(path)
-    fields = [(b"Host", host), *headers.raw]
+    fields = [] if "host" in headers else [(b"Host", host)]
     if content is not None:
         fields.append((b"Content-Length", str(len(content)).encode()))
+    fields += headers.raw
     return httpcore.Request(method, url, headers=fields, content=content, extensions={"timeout": extension})
 
 

@@ -104,7 +104,15 @@ def check_headers(headers: Any, name: str = "default_headers") -> dict[str, str]
         if any(not (" " <= c <= "~") for c in value) or any(not ("!" <= c <= "~") for c in key):
             raise InvalidInputError(f"{name}[{key!r}] is not a valid HTTP header: names and values are "
                                     "printable ASCII (no control characters)")
+        if key.lower() in _FRAMING_HEADERS:
+            raise InvalidInputError(f"{name}[{key!r}] cannot be set: the transport frames the body itself "
+                                    "(Content-Length from the encoded JSON)")
     return dict(headers)
+
+
+# Set from the body on every request; one given by the caller would contradict it (h11 refuses the
+# request, or sends a body its own length disagrees with).
+_FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding"})
 
 
 # name: (low, high, integer?) -- the ranges of the OpenAI format, which A2Agent documents.

@@ -109,6 +109,9 @@ BAD_SETTINGS = {
     "timeout_zero": ({"timeout": 0}, "timeout"),
     "max_retries_negative": ({"max_retries": -1}, "max_retries"),
     "default_headers_int_value": ({"default_headers": {"X": 1}}, "header"),
+    "default_headers_content_length": ({"default_headers": {"Content-Length": "3"}}, "Content-Length"),
+    "default_headers_transfer_encoding": ({"default_headers": {"transfer-encoding": "chunked"}},
+                                          "transfer-encoding"),
     "base_url_without_scheme": ({"base_url": "api.a2agent.me/v1"}, "base_url|api_base"),
 }
 
@@ -133,6 +136,17 @@ def test_unknown_api_format_is_invalid_input_in_adapters(target: str, hunt: Hunt
 def test_unknown_api_format_is_invalid_input_in_core(target: str) -> None:
     with pytest.raises(InvalidInputError, match="api_format"):
         _build(target, api_format="gemini")
+
+
+@pytest.mark.parametrize("name", ["Content-Length", "TRANSFER-ENCODING"])
+def test_framing_headers_per_call_are_refused_before_sending(mode: str, fmt: str, kind: str, name: str,
+                                                              server: FaultServer, hunt: Hunt) -> None:
+    server.always(ok_reply(fmt, kind))
+    api = make_api(mode, server, fmt)
+    exc = run_raises(api, lambda a: answer(a, kind, headers={name: "3"}))
+    assert isinstance(exc, InvalidInputError) and name in str(exc), repr(exc)
+    assert server.request_count == 0
+    hunt(exc)
 
 
 def test_good_settings_are_accepted() -> None:

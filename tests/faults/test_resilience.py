@@ -137,8 +137,8 @@ def test_compressed_bodies_are_decoded(mode: str, fmt: str, kind: str, encoding:
 
 
 def test_requests_carry_the_headers_httpx_would_send(mode: str, fmt: str, kind: str, server: FaultServer) -> None:
-    """The owned sync pool builds httpcore's request itself: the same headers as httpx's (Host first,
-    Content-Length of the body, the client's own) as the async pool, which goes through httpx."""
+    """The owned pools build httpcore's request themselves, with the headers httpx would send (Host
+    first, Content-Length of the body, the client's own)."""
     server.always(ok_reply(fmt, kind))
     api = make_api(mode, server, fmt, default_headers={"X-Team": "blue"})
     run(api, lambda a: answer(a, kind))
@@ -150,3 +150,16 @@ def test_requests_carry_the_headers_httpx_would_send(mode: str, fmt: str, kind: 
     assert request.headers["content-type"] == "application/json" and "user-agent" in request.headers
     assert request.headers["accept"] == ("text/event-stream" if kind == "stream" else "application/json")
     assert len(names) == len(set(names)), names  # no header twice
+
+
+@pytest.mark.parametrize("where", ["default", "per call"])
+def test_a_host_header_given_by_the_caller_replaces_the_url_s(mode: str, fmt: str, kind: str, where: str,
+                                                              server: FaultServer) -> None:
+    """As httpx does: a virtual host reached at another address (was "multiple Host headers")."""
+    server.always(ok_reply(fmt, kind))
+    given = {"host": "gateway.internal"}
+    api = make_api(mode, server, fmt, **({"default_headers": given} if where == "default" else {}))
+    assert run(api, lambda a: answer(a, kind, **({"headers": given} if where == "per call" else {}))) == "ok"
+    request = server.requests[0]
+    hosts = [value for name, value in request.raw_headers if name.lower() == "host"]
+    assert hosts == ["gateway.internal"] and request.raw_headers[0][0].lower() == "host"
