@@ -457,24 +457,12 @@ def _compressed(raw: Any) -> bool:
 
 
 def _open_raw(pool: Any, request: Any) -> Any:
-    """Send ``request`` on an owned sync (httpcore) pool: a ``_RawResponse``, or an
-    ``httpx.Response`` for a compressed body; httpcore's exceptions become httpx's."""
+    """Send ``request`` on an owned sync (httpcore) pool; httpcore's exceptions become httpx's."""
     try:
         raw = pool.handle_request(request)
     except Exception as exc:
         _raise_as_httpx(exc)
-    if not _compressed(raw):
-        return _RawResponse(raw)
-    import httpx
-
-    class Body(httpx.SyncByteStream):
-        def __iter__(self) -> Iterator[bytes]:
-            return _iter_raw(raw.stream)
-
-        def close(self) -> None:
-            raw.close()
-
-    return httpx.Response(raw.status, headers=raw.headers, stream=Body(), extensions=raw.extensions)
+    return _response(raw, asynchronous=False)
 
 
 async def _aopen_raw(pool: Any, request: Any) -> Any:
@@ -483,18 +471,35 @@ async def _aopen_raw(pool: Any, request: Any) -> Any:
         raw = await pool.handle_async_request(request)
     except Exception as exc:
         _raise_as_httpx(exc)
+    return _response(raw, asynchronous=True)
+
+
+def _response(raw: Any, asynchronous: bool) -> Any:
+    """A ``_RawResponse`` around httpcore's response, or for a compressed body an ``httpx.Response``
+    whose decoders read it (its stream still raises httpx's exceptions)."""
     if not _compressed(raw):
         return _RawResponse(raw)
     import httpx
 
-    class Body(httpx.AsyncByteStream):
-        def __aiter__(self) -> AsyncIterator[bytes]:
-            return _aiter_raw(raw.stream)
+    if asynchronous:
+        class AsyncBody(httpx.AsyncByteStream):
+            def __aiter__(self) -> AsyncIterator[bytes]:
+                return _aiter_raw(raw.stream)
 
-        async def aclose(self) -> None:
-            await raw.aclose()
+            async def aclose(self) -> None:
+                await raw.aclose()
 
-    return httpx.Response(raw.status, headers=raw.headers, stream=Body(), extensions=raw.extensions)
+        body: Any = AsyncBody()
+    else:
+        class Body(httpx.SyncByteStream):
+            def __iter__(self) -> Iterator[bytes]:
+                return _iter_raw(raw.stream)
+
+            def close(self) -> None:
+                raw.close()
+
+        body = Body()
+    return httpx.Response(raw.status, headers=raw.headers, stream=body, extensions=raw.extensions)
 
 
 class _Call:
