@@ -37,6 +37,6 @@ def test_adapters_use_only_the_public_core_and_its_integration_module(path: Path
                                                    ("httpcore", ["_pool.py", "_transport.py"]),
                                                    ("anyio", ["_pool.py"])])
 def test_http_libraries_stay_at_the_http_boundary(library: str, importers: list[str]) -> None:
-    """httpx only in the transport; httpcore (httpx's own) in the transport, whose owned sync pool
-    speaks it directly, and in the async pool; anyio only in the async pool."""
+    """httpx only in the transport; httpcore (httpx's own) in the transport, whose owned pools are
+    spoken to in httpcore's request and response, and in the async pool; anyio only in the async pool."""
     assert sorted(p.name for p in (ROOT / "a2agent").glob("*.py") if library in _imports(p)) == importers
